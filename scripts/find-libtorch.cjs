@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// Locates libtorch for node-gyp. Order: $LIBTORCH (a directory with include/ and lib/), then a
+// Python `torch` installation, then Debian's libtorch-dev. Prints one field for binding.gyp:
+//   include | libdir | abi | libs
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+function fromEnv() {
+  const root = process.env.LIBTORCH;
+  if (!root) return null;
+  const inc = path.join(root, 'include');
+  const lib = path.join(root, 'lib');
+  if (!fs.existsSync(path.join(inc, 'torch')) || !fs.existsSync(lib)) {
+    throw new Error(`LIBTORCH=${root} has no include/torch or lib/ directory`);
+  }
+  return {
+    include: [inc, path.join(inc, 'torch/csrc/api/include')],
+    libdir: lib,
+    abi: fs.existsSync(path.join(root, 'build-version')) ? guessAbi(lib) : 1,
+  };
+}
+
+function guessAbi(lib) {
+  // The official pre-cxx11 builds name themselves so; default to the new ABI otherwise.
+  return /pre-cxx11|precxx11/.test(lib) ? 0 : 1;
+}
+
+function fromPython() {
+  for (const py of ['python3', 'python']) {
+    try {
+      const out = execFileSync(
+        py,
+        ['-c', 'import torch, os; print(os.path.dirname(torch.__file__)); print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'],
+        { stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' },
+      ).trim().split('\n');
+      const root = out[0];
+      const inc = path.join(root, 'include');
+      if (!fs.existsSync(path.join(inc, 'torch'))) continue;
+      return {
+        include: [inc, path.join(inc, 'torch/csrc/api/include')],
+        libdir: path.join(root, 'lib'),
+        abi: Number(out[1]),
+      };
+    } catch {
+      // no torch in this interpreter
+    }
+  }
+  return null;
+}
+
+function fromDebian() {
+  const inc = '/usr/include';
+  const libdir = '/usr/lib/x86_64-linux-gnu';
+  if (!fs.existsSync(path.join(inc, 'torch/csrc/api/include/torch/torch.h'))) return null;
+  return { include: [path.join(inc, 'torch/csrc/api/include')], libdir, abi: 1 };
+}
+
+const found = fromEnv() ?? fromPython() ?? fromDebian();
+if (!found) {
+  console.error(
+    'hmcseg: libtorch not found. Install it (Debian/Ubuntu: apt-get install libtorch-dev libopenblas0-pthread), ' +
+      'or set LIBTORCH to a directory with include/ and lib/, or install the Python torch package.',
+  );
+  process.exit(1);
+}
+const what = process.argv[2];
+if (what === 'include') console.log(found.include.join(' '));
+else if (what === 'libdir') console.log(found.libdir);
+else if (what === 'abi') console.log(String(found.abi));
+else if (what === 'libs') {
+  const libs = ['-L' + found.libdir, '-Wl,-rpath,' + found.libdir, '-ltorch', '-ltorch_cpu', '-lc10'];
+  // A CUDA build: keep libtorch_cuda linked although no symbol of it is named, so `cuda` works.
+  if (fs.existsSync(path.join(found.libdir, 'libtorch_cuda.so'))) {
+    libs.push('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');
+  }
+  console.log(libs.join(' '));
+}
+else {
+  console.error('usage: find-libtorch.cjs include|libdir|abi|libs');
+  process.exit(2);
+}
