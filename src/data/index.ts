@@ -1,0 +1,2 @@
+export * from './volume.js';
+export * from './nifti.js';
