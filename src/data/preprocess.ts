@@ -1,0 +1,590 @@
+/**
+ * Preprocessing of short-axis slices for the 2-D networks, with an exact record of what was done so
+ * that predictions can be mapped back onto the original voxel grid.
+ *
+ * Pipeline per volume: percentile clip + z-score over the whole volume ({@link normalizeIntensity}),
+ * then per slice an optional in-plane resampling to a target spacing and a crop/pad to a fixed size
+ * about a centre ({@link preprocessSlice}). {@link invertLabels} and {@link invertProbabilities} undo
+ * the geometric part.
+ *
+ * Layout: a slice is row-major with x fastest (`img[x + nx*y]`, NIfTI order, see `volume.ts`);
+ * volumes are slice stacks along z.
+ */
+import type { Volume, VoxelArray } from './volume.js';
+
+/** Options of {@link normalizeIntensity}. */
+export interface NormalizeOptions {
+  /** Lower and upper clipping percentiles in [0, 100] (numpy's linear interpolation). Default [0.5, 99.5]. */
+  readonly clipPercentiles?: readonly [number, number];
+  /** Names the data in error messages (a file path, a case id). */
+  readonly source?: string;
+}
+
+/** What {@link normalizeIntensity} did: `out = (clamp(v, lo, hi) - mean) / std`. */
+export interface IntensityTransform {
+  readonly lo: number;
+  readonly hi: number;
+  /** Mean of the clipped values. */
+  readonly mean: number;
+  /** Population standard deviation of the clipped values (> 0). */
+  readonly std: number;
+}
+
+/** Options of {@link preprocessSlice} and {@link preprocessVolume}. */
+export interface PreprocessOptions extends NormalizeOptions {
+  /**
+   * In-plane target spacing in mm, or `null` (default) for no resampling. Resampling uses the
+   * input's spacing, which must then be known (see {@link unitSpacingIsUnknown}).
+   */
+  readonly targetSpacing?: number | null;
+  /**
+   * Treat an in-plane spacing of exactly 1.0 × 1.0 as "not kept by the file" and skip resampling
+   * (default true: converted copies such as the shared ACDC/EMIDEC data write pixdim 1).
+   */
+  readonly unitSpacingIsUnknown?: boolean;
+  /** Output size [nx, ny] after crop/pad. Default [128, 128]. */
+  readonly size?: readonly [number, number];
+  /**
+   * Centre of the crop/pad window in ORIGINAL voxel coordinates [x, y] (e.g. from
+   * {@link detectHeartCentre}), or `'image'` (default) for the image centre. Never derive it from
+   * labels for data that will be predicted.
+   */
+  readonly centre?: 'image' | readonly [number, number];
+}
+
+/**
+ * The geometric record of a preprocessed slice: enough to map an output-grid prediction back onto
+ * the input grid exactly.
+ */
+export interface SliceTransform {
+  /** Input grid [nx, ny]. */
+  readonly originalDims: readonly [number, number];
+  /** Input in-plane spacing [dx, dy] in mm (as given; may be the placeholder 1.0). */
+  readonly spacing: readonly [number, number];
+  /** Grid after resampling [nx, ny]; equal to `originalDims` when no resampling happened. */
+  readonly resampledDims: readonly [number, number];
+  /** Output grid [nx, ny]. */
+  readonly outputDims: readonly [number, number];
+  /**
+   * Offset of the output window in the resampled grid: output pixel (x, y) is resampled pixel
+   * (x + offset[0], y + offset[1]). Negative where the window extends past the image (padding).
+   */
+  readonly offset: readonly [number, number];
+}
+
+/** The record of a preprocessed volume: the slice geometry shared by every slice, plus intensity. */
+export interface VolumeTransform {
+  readonly slice: SliceTransform;
+  /** Number of slices. */
+  readonly nz: number;
+  readonly intensity: IntensityTransform;
+}
+
+/** A 2-D input slice for {@link preprocessSlice}. */
+export interface SliceInput {
+  /** `nx * ny` values, x fastest. */
+  readonly image: ArrayLike<number>;
+  readonly nx: number;
+  readonly ny: number;
+  /** In-plane spacing [dx, dy] in mm. Default [1, 1]. */
+  readonly spacing?: readonly [number, number];
+  /** Labels on the same grid (optional). */
+  readonly labels?: Uint8Array;
+}
+
+/** A preprocessed slice: image (and labels) on the `outputDims` grid. */
+export interface PreprocessedSlice {
+  readonly image: Float32Array;
+  readonly labels?: Uint8Array;
+  readonly transform: SliceTransform;
+}
+
+/** A preprocessed volume: `nz` slices of `outputDims`, stacked along z. */
+export interface PreprocessedVolume {
+  readonly image: Float32Array;
+  readonly labels?: Uint8Array;
+  readonly transform: VolumeTransform;
+}
+
+const DEFAULT_SIZE: readonly [number, number] = [128, 128];
+const DEFAULT_PERCENTILES: readonly [number, number] = [0.5, 99.5];
+
+function where(source: string | undefined): string {
+  return source === undefined ? 'preprocess' : source;
+}
+
+/**
+ * Percentile of a sorted array with numpy's default ("linear") interpolation.
+ * @param sorted ascending values
+ * @param p percentile in [0, 100]
+ */
+export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
+  const n = sorted.length;
+  if (n === 0) throw new RangeError('percentileSorted: empty array');
+  const pos = (p / 100) * (n - 1);
+  const i = Math.floor(pos);
+  const f = pos - i;
+  if (i + 1 >= n) return sorted[n - 1];
+  return sorted[i] + f * (sorted[i + 1] - sorted[i]);
+}
+
+/**
+ * Percentile clipping then z-scoring, with statistics over all voxels given (a whole volume).
+ *
+ * @throws Error "empty volume" when every voxel is 0, "constant volume" when all voxels are equal,
+ *   and an error when the clipped range is empty or a value is not finite. The message names
+ *   `options.source`.
+ * @returns the normalised values (float32) and the {@link IntensityTransform} applied.
+ */
+export function normalizeIntensity(
+  data: ArrayLike<number>,
+  options: NormalizeOptions = {},
+): { data: Float32Array; intensity: IntensityTransform } {
+  const src = where(options.source);
+  const [pLo, pHi] = options.clipPercentiles ?? DEFAULT_PERCENTILES;
+  if (!(pLo >= 0 && pHi <= 100 && pLo <= pHi)) {
+    throw new RangeError(`${src}: clipPercentiles must satisfy 0 <= lo <= hi <= 100, got [${pLo}, ${pHi}]`);
+  }
+  const n = data.length;
+  if (n === 0) throw new RangeError(`${src}: volume has no voxels`);
+  const sorted = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = data[i];
+    if (!Number.isFinite(v)) throw new RangeError(`${src}: voxel ${i} is not finite (${v})`);
+    sorted[i] = v;
+  }
+  sorted.sort();
+  if (sorted[0] === sorted[n - 1]) {
+    if (sorted[0] === 0) throw new Error(`${src}: empty volume (every voxel is 0)`);
+    throw new Error(`${src}: constant volume (every voxel is ${sorted[0]}); cannot z-score`);
+  }
+  const lo = percentileSorted(sorted, pLo);
+  const hi = percentileSorted(sorted, pHi);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += Math.min(hi, Math.max(lo, sorted[i]));
+  const mean = sum / n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) {
+    const d = Math.min(hi, Math.max(lo, sorted[i])) - mean;
+    ss += d * d;
+  }
+  const std = Math.sqrt(ss / n);
+  if (!(std > 0)) {
+    throw new Error(
+      `${src}: intensities clipped to the ${pLo}–${pHi} percentiles [${lo}, ${hi}] are constant; ` +
+        'cannot z-score (widen clipPercentiles)',
+    );
+  }
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (Math.min(hi, Math.max(lo, data[i])) - mean) / std;
+  return { data: out, intensity: { lo, hi, mean, std } };
+}
+
+/** Size of a grid resampled from `n` voxels of `spacing` mm to `target` mm (at least 1). */
+function resampledLength(n: number, spacing: number, target: number): number {
+  return Math.max(1, Math.round((n * spacing) / target));
+}
+
+/**
+ * Source coordinate, in a grid of `from` voxels, of voxel centre `i` of a grid of `to` voxels
+ * covering the same field of view (pixel-centre alignment, like `align_corners=False`).
+ */
+function sourceCoord(i: number, from: number, to: number): number {
+  return ((i + 0.5) * from) / to - 0.5;
+}
+
+/** Nearest source voxel of voxel `i` (see {@link sourceCoord}); ties go up; clamped to the grid. */
+function nearestIndex(i: number, from: number, to: number): number {
+  return Math.min(from - 1, Math.floor(((i + 0.5) * from) / to));
+}
+
+/**
+ * Bilinear resampling of `channels` stacked planes from `[nx, ny]` to `[mx, my]` (pixel-centre
+ * aligned, edge values held outside the grid).
+ */
+function resampleBilinear(
+  src: ArrayLike<number>,
+  nx: number,
+  ny: number,
+  mx: number,
+  my: number,
+  channels = 1,
+): Float32Array {
+  const out = new Float32Array(mx * my * channels);
+  const x0 = new Int32Array(mx);
+  const x1 = new Int32Array(mx);
+  const fx = new Float64Array(mx);
+  for (let x = 0; x < mx; x++) {
+    const s = Math.min(nx - 1, Math.max(0, sourceCoord(x, nx, mx)));
+    x0[x] = Math.floor(s);
+    x1[x] = Math.min(nx - 1, x0[x] + 1);
+    fx[x] = s - x0[x];
+  }
+  for (let c = 0; c < channels; c++) {
+    const sOff = c * nx * ny;
+    const oOff = c * mx * my;
+    for (let y = 0; y < my; y++) {
+      const sy = Math.min(ny - 1, Math.max(0, sourceCoord(y, ny, my)));
+      const y0 = Math.floor(sy);
+      const y1 = Math.min(ny - 1, y0 + 1);
+      const fy = sy - y0;
+      const r0 = sOff + y0 * nx;
+      const r1 = sOff + y1 * nx;
+      for (let x = 0; x < mx; x++) {
+        const a = src[r0 + x0[x]];
+        const b = src[r0 + x1[x]];
+        const top = a + fx[x] * (b - a);
+        const cc = src[r1 + x0[x]];
+        const d = src[r1 + x1[x]];
+        const bot = cc + fx[x] * (d - cc);
+        out[oOff + x + mx * y] = top + fy * (bot - top);
+      }
+    }
+  }
+  return out;
+}
+
+/** Nearest-neighbour resampling of a label plane from `[nx, ny]` to `[mx, my]`. */
+function resampleNearest(src: Uint8Array, nx: number, ny: number, mx: number, my: number): Uint8Array {
+  const out = new Uint8Array(mx * my);
+  const xi = new Int32Array(mx);
+  for (let x = 0; x < mx; x++) xi[x] = nearestIndex(x, nx, mx);
+  for (let y = 0; y < my; y++) {
+    const row = nearestIndex(y, ny, my) * nx;
+    for (let x = 0; x < mx; x++) out[x + mx * y] = src[row + xi[x]];
+  }
+  return out;
+}
+
+/** Copies the window `[ox, ox+mx) × [oy, oy+my)` of a plane, with `fill` outside the plane. */
+function cropPad<T extends Float32Array | Uint8Array>(
+  src: ArrayLike<number>,
+  nx: number,
+  ny: number,
+  out: T,
+  mx: number,
+  my: number,
+  ox: number,
+  oy: number,
+  fill: number,
+): T {
+  out.fill(fill);
+  const xa = Math.max(0, -ox);
+  const xb = Math.min(mx, nx - ox);
+  for (let y = Math.max(0, -oy); y < Math.min(my, ny - oy); y++) {
+    const s = (y + oy) * nx + ox;
+    const o = y * mx;
+    for (let x = xa; x < xb; x++) out[o + x] = src[s + x];
+  }
+  return out;
+}
+
+function checkPositiveInt(v: number, what: string, src: string): void {
+  if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${src}: ${what} must be a positive integer, got ${v}`);
+}
+
+/**
+ * Plans the geometry (resampling and window) for an `nx × ny` grid with the given spacing; the
+ * same plan applies to every slice of a volume.
+ */
+export function planSliceTransform(
+  nx: number,
+  ny: number,
+  spacing: readonly [number, number],
+  options: PreprocessOptions = {},
+): SliceTransform {
+  const src = where(options.source);
+  checkPositiveInt(nx, 'nx', src);
+  checkPositiveInt(ny, 'ny', src);
+  const [dx, dy] = spacing;
+  const size = options.size ?? DEFAULT_SIZE;
+  checkPositiveInt(size[0], 'size[0]', src);
+  checkPositiveInt(size[1], 'size[1]', src);
+  const target = options.targetSpacing ?? null;
+  let rx = nx;
+  let ry = ny;
+  if (target !== null) {
+    if (!(target > 0 && Number.isFinite(target))) {
+      throw new RangeError(`${src}: targetSpacing must be a positive number of mm or null, got ${target}`);
+    }
+    if (!(dx > 0 && dy > 0 && Number.isFinite(dx) && Number.isFinite(dy))) {
+      throw new RangeError(`${src}: cannot resample, in-plane spacing is [${dx}, ${dy}]`);
+    }
+    const unknown = (options.unitSpacingIsUnknown ?? true) && dx === 1 && dy === 1;
+    if (!unknown) {
+      rx = resampledLength(nx, dx, target);
+      ry = resampledLength(ny, dy, target);
+    }
+  }
+  let cx: number;
+  let cy: number;
+  const centre = options.centre ?? 'image';
+  if (centre === 'image') {
+    cx = (rx - 1) / 2;
+    cy = (ry - 1) / 2;
+  } else {
+    const [px, py] = centre;
+    if (!Number.isFinite(px) || !Number.isFinite(py)) {
+      throw new RangeError(`${src}: centre must be finite voxel coordinates, got [${px}, ${py}]`);
+    }
+    cx = sourceCoordInverse(px, nx, rx);
+    cy = sourceCoordInverse(py, ny, ry);
+  }
+  return {
+    originalDims: [nx, ny],
+    spacing: [dx, dy],
+    resampledDims: [rx, ry],
+    outputDims: [size[0], size[1]],
+    offset: [windowOffset(cx, rx, size[0]), windowOffset(cy, ry, size[1])],
+  };
+}
+
+/** Coordinate in a grid of `to` voxels of coordinate `c` in a grid of `from` voxels (same field of view). */
+function sourceCoordInverse(c: number, from: number, to: number): number {
+  return ((c + 0.5) * to) / from - 0.5;
+}
+
+/**
+ * Offset of an `m`-voxel window centred on `c` in an `n`-voxel grid, kept inside the grid when the
+ * grid is larger (crop) and covering the whole grid when it is smaller (pad).
+ */
+function windowOffset(c: number, n: number, m: number): number {
+  const o = Math.floor(c + 0.5 - m / 2);
+  return Math.min(Math.max(0, n - m), Math.max(Math.min(0, n - m), o));
+}
+
+/** Applies a planned transform to one plane of image values. */
+function applyToImage(image: ArrayLike<number>, t: SliceTransform, padValue: number): Float32Array {
+  const [nx, ny] = t.originalDims;
+  const [rx, ry] = t.resampledDims;
+  const [mx, my] = t.outputDims;
+  const r = rx === nx && ry === ny ? image : resampleBilinear(image, nx, ny, rx, ry);
+  return cropPad(r, rx, ry, new Float32Array(mx * my), mx, my, t.offset[0], t.offset[1], padValue);
+}
+
+/** Applies a planned transform to one plane of labels (nearest, background outside). */
+function applyToLabels(labels: Uint8Array, t: SliceTransform): Uint8Array {
+  const [nx, ny] = t.originalDims;
+  const [rx, ry] = t.resampledDims;
+  const [mx, my] = t.outputDims;
+  const r = rx === nx && ry === ny ? labels : resampleNearest(labels, nx, ny, rx, ry);
+  return cropPad(r, rx, ry, new Uint8Array(mx * my), mx, my, t.offset[0], t.offset[1], 0);
+}
+
+/**
+ * Geometric preprocessing of one slice: optional resampling (bilinear for the image, nearest for
+ * labels) and crop/pad to `options.size` about `options.centre`. Intensities are not normalised
+ * here (see {@link preprocessVolume}); padding uses `padValue` (default: the slice minimum).
+ */
+export function preprocessSlice(
+  input: SliceInput,
+  options: PreprocessOptions & { readonly padValue?: number } = {},
+): PreprocessedSlice {
+  const src = where(options.source);
+  const { nx, ny } = input;
+  const transform = planSliceTransform(nx, ny, input.spacing ?? [1, 1], options);
+  if (input.image.length !== nx * ny) {
+    throw new RangeError(`${src}: image has ${input.image.length} values, expected nx*ny = ${nx}*${ny}`);
+  }
+  if (input.labels !== undefined && input.labels.length !== nx * ny) {
+    throw new RangeError(`${src}: labels have ${input.labels.length} values, expected nx*ny = ${nx}*${ny}`);
+  }
+  let padValue = options.padValue;
+  if (padValue === undefined) {
+    padValue = Infinity;
+    for (let i = 0; i < input.image.length; i++) padValue = Math.min(padValue, input.image[i]);
+  }
+  return {
+    image: applyToImage(input.image, transform, padValue),
+    labels: input.labels === undefined ? undefined : applyToLabels(input.labels, transform),
+    transform,
+  };
+}
+
+/**
+ * Full preprocessing of a volume: intensity normalisation over the whole volume, then the same
+ * geometric transform for every slice. Padding takes the normalised lower clip value (the darkest
+ * normalised intensity).
+ *
+ * @param image the image volume (any voxel type; `spacing[0..1]` is the in-plane spacing)
+ * @param labels optional labels on the same grid (project classes)
+ * @returns `nz` slices of `size`, stacked along z, and the {@link VolumeTransform}
+ */
+export function preprocessVolume(
+  image: Volume,
+  options: PreprocessOptions = {},
+  labels?: Uint8Array,
+): PreprocessedVolume {
+  const src = where(options.source);
+  const [nx, ny, nz] = image.dims;
+  checkPositiveInt(nz, 'nz', src);
+  const plane = nx * ny;
+  if (image.data.length !== plane * nz) {
+    throw new RangeError(`${src}: image has ${image.data.length} voxels, expected ${nx}*${ny}*${nz}`);
+  }
+  if (labels !== undefined && labels.length !== plane * nz) {
+    throw new RangeError(`${src}: labels have ${labels.length} voxels, image has ${nx}*${ny}*${nz}`);
+  }
+  const transform = planSliceTransform(nx, ny, [image.spacing[0], image.spacing[1]], options);
+  const { data, intensity } = normalizeIntensity(image.data, options);
+  const padValue = (intensity.lo - intensity.mean) / intensity.std;
+  const [mx, my] = transform.outputDims;
+  const outPlane = mx * my;
+  const outImage = new Float32Array(outPlane * nz);
+  const outLabels = labels === undefined ? undefined : new Uint8Array(outPlane * nz);
+  for (let z = 0; z < nz; z++) {
+    outImage.set(applyToImage(data.subarray(z * plane, (z + 1) * plane), transform, padValue), z * outPlane);
+    if (labels !== undefined && outLabels !== undefined) {
+      outLabels.set(applyToLabels(labels.subarray(z * plane, (z + 1) * plane), transform), z * outPlane);
+    }
+  }
+  return { image: outImage, labels: outLabels, transform: { slice: transform, nz, intensity } };
+}
+
+function sliceOf(t: SliceTransform | VolumeTransform): { slice: SliceTransform; nz: number | null } {
+  return 'slice' in t ? { slice: t.slice, nz: t.nz } : { slice: t, nz: null };
+}
+
+function countSlices(length: number, perSlice: number, nz: number | null, what: string): number {
+  const k = length / perSlice;
+  if (!Number.isInteger(k) || k < 1) {
+    throw new RangeError(`${what}: ${length} values is not a whole number of ${perSlice}-value slices`);
+  }
+  if (nz !== null && k !== nz) throw new RangeError(`${what}: got ${k} slices, the transform has nz = ${nz}`);
+  return k;
+}
+
+/**
+ * Maps predicted labels on the output grid back onto the original grid (nearest neighbour).
+ * Original voxels outside the output window get background (0).
+ *
+ * @param pred `k` slices of `outputDims` (k = `nz` for a {@link VolumeTransform})
+ * @returns `k` slices of `originalDims`
+ */
+export function invertLabels(pred: Uint8Array, transform: SliceTransform | VolumeTransform): Uint8Array {
+  const { slice: t, nz } = sliceOf(transform);
+  const [nx, ny] = t.originalDims;
+  const [rx, ry] = t.resampledDims;
+  const [mx, my] = t.outputDims;
+  const k = countSlices(pred.length, mx * my, nz, 'invertLabels');
+  const out = new Uint8Array(nx * ny * k);
+  const resampled = rx !== nx || ry !== ny;
+  const window = new Uint8Array(rx * ry);
+  for (let z = 0; z < k; z++) {
+    const p = pred.subarray(z * mx * my, (z + 1) * mx * my);
+    // Inverse of the crop/pad: a window of the resampled grid at -offset.
+    cropPad(p, mx, my, window, rx, ry, -t.offset[0], -t.offset[1], 0);
+    out.set(resampled ? resampleNearest(window, rx, ry, nx, ny) : window, z * nx * ny);
+  }
+  return out;
+}
+
+/**
+ * Maps class probabilities on the output grid back onto the original grid (bilinear). Original
+ * voxels outside the output window get probability 1 for background (class 0) and 0 otherwise.
+ *
+ * @param probs `k` slices of `numClasses × outputDims` (layout [slice][class][y][x])
+ * @returns `k` slices of `numClasses × originalDims`, same layout
+ */
+export function invertProbabilities(
+  probs: Float32Array,
+  numClasses: number,
+  transform: SliceTransform | VolumeTransform,
+): Float32Array {
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new RangeError(`invertProbabilities: numClasses must be a positive integer, got ${numClasses}`);
+  }
+  const { slice: t, nz } = sliceOf(transform);
+  const [nx, ny] = t.originalDims;
+  const [rx, ry] = t.resampledDims;
+  const [mx, my] = t.outputDims;
+  const k = countSlices(probs.length, numClasses * mx * my, nz, 'invertProbabilities');
+  const resampled = rx !== nx || ry !== ny;
+  const out = new Float32Array(numClasses * nx * ny * k);
+  const window = new Float32Array(numClasses * rx * ry);
+  for (let z = 0; z < k; z++) {
+    for (let c = 0; c < numClasses; c++) {
+      const off = (z * numClasses + c) * mx * my;
+      cropPad(
+        probs.subarray(off, off + mx * my),
+        mx,
+        my,
+        window.subarray(c * rx * ry, (c + 1) * rx * ry),
+        rx,
+        ry,
+        -t.offset[0],
+        -t.offset[1],
+        c === 0 ? 1 : 0,
+      );
+    }
+    out.set(resampled ? resampleBilinear(window, rx, ry, nx, ny, numClasses) : window, z * numClasses * nx * ny);
+  }
+  return out;
+}
+
+/** Options of {@link detectHeartCentre}. */
+export interface HeartCentreOptions {
+  /** Fraction of each in-plane dimension searched, about the image centre. Default 0.5. */
+  readonly searchFraction?: number;
+  /** Percentile (of the searched region) above which a voxel counts as bright. Default 95. */
+  readonly brightPercentile?: number;
+  readonly source?: string;
+}
+
+/**
+ * A simple label-free estimate of the heart centre, for centring the crop at prediction time:
+ * the centroid of the brightest voxels (blood pools are bright in cine SSFP) within the central
+ * region of the middle third of the slices. It is a heuristic with no anatomical model; the
+ * image centre (the default crop centre) is the safer choice when the field of view is already
+ * centred on the heart.
+ *
+ * @returns [x, y] in voxel coordinates of the volume
+ */
+export function detectHeartCentre(volume: Volume, options: HeartCentreOptions = {}): [number, number] {
+  const src = where(options.source);
+  const [nx, ny, nz] = volume.dims;
+  const frac = options.searchFraction ?? 0.5;
+  const pct = options.brightPercentile ?? 95;
+  if (!(frac > 0 && frac <= 1)) throw new RangeError(`${src}: searchFraction must be in (0, 1], got ${frac}`);
+  if (!(pct >= 0 && pct < 100)) throw new RangeError(`${src}: brightPercentile must be in [0, 100), got ${pct}`);
+  if (volume.data.length !== nx * ny * nz) {
+    throw new RangeError(`${src}: volume has ${volume.data.length} voxels, expected ${nx}*${ny}*${nz}`);
+  }
+  const x0 = Math.floor((nx * (1 - frac)) / 2);
+  const x1 = Math.max(x0 + 1, Math.ceil((nx * (1 + frac)) / 2));
+  const y0 = Math.floor((ny * (1 - frac)) / 2);
+  const y1 = Math.max(y0 + 1, Math.ceil((ny * (1 + frac)) / 2));
+  const z0 = Math.floor(nz / 3);
+  const z1 = Math.max(z0 + 1, Math.ceil((2 * nz) / 3));
+  const region: number[] = [];
+  forRegion(volume.data, nx, ny, [x0, x1, y0, y1, z0, z1], (v) => region.push(v));
+  const sorted = Float64Array.from(region).sort();
+  const thr = percentileSorted(sorted, pct);
+  let sx = 0;
+  let sy = 0;
+  let n = 0;
+  forRegion(volume.data, nx, ny, [x0, x1, y0, y1, z0, z1], (v, x, y) => {
+    if (v > thr) {
+      sx += x;
+      sy += y;
+      n++;
+    }
+  });
+  if (n === 0) return [(nx - 1) / 2, (ny - 1) / 2];
+  return [sx / n, sy / n];
+}
+
+function forRegion(
+  data: VoxelArray,
+  nx: number,
+  ny: number,
+  [x0, x1, y0, y1, z0, z1]: readonly number[],
+  f: (v: number, x: number, y: number) => void,
+): void {
+  for (let z = z0; z < z1; z++) {
+    for (let y = y0; y < y1; y++) {
+      const row = nx * (y + ny * z);
+      for (let x = x0; x < x1; x++) f(data[row + x], x, y);
+    }
+  }
+}
