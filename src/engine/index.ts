@@ -1,0 +1,6 @@
+export * from './tensor.js';
+export * from './functional.js';
+export * from './autograd.js';
+export * from './runtime.js';
+export * from './flat.js';
+export { DTYPES } from './binding.js';
