@@ -29,10 +29,38 @@ import {
 import { uncertaintyMaps } from '../src/uncertainty/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const ref: any = JSON.parse(readFileSync(resolve(here, 'fixtures/metrics-reference.json'), 'utf8'));
-
 type Ref = { value: number | null; reason?: string };
+type Nums = (number | null)[];
+interface EdtCase { dims: GridDims; spacing: number[]; features: number[]; distance: number[] }
+interface SurfaceCase {
+  name: string; dims: GridDims; spacing: number[]; spacingKnown: boolean; percentile: number; classes: number[];
+  pred: number[]; target: number[]; hausdorff: Ref[]; assd: Ref[]; dice: Ref[];
+}
+interface CalibrationRef {
+  bins: number; n: number; ece: number; mce: number; count: number[]; meanConfidence: Nums; accuracy: Nums;
+  nll: number; brier: number; brierPerClass: number[];
+}
+interface RankingCase {
+  name: string; scores: number[]; labels: number[]; mask?: number[]; auroc: number; averagePrecision: number;
+  thresholds: number[]; coverage: number[]; risk: number[]; aurc: number; optimalAurc: number; aurcGeifman?: number;
+  overlapThresholds: number[]; overlapDice: number[]; bestThreshold: number; bestDice: number;
+}
+interface Fixture {
+  generator: string;
+  edt: EdtCase[];
+  surface: SurfaceCase[];
+  calibration: {
+    dims: GridDims; numClasses: number; probs: number[]; target: number[]; margin: number; roi: number[];
+    all: CalibrationRef; all10: CalibrationRef; roiResult: CalibrationRef;
+  };
+  ranking: RankingCase[];
+  spearman: { a: number[]; b: number[]; rho: number; ranksB: number[] };
+  failure: { scores: number[]; dice: Nums; threshold: number; n: number; excluded: number; failures: number; auroc: number; spearman: number };
+  uncertainty: { numClasses: number; samples: number[][]; mean: number[]; predictiveEntropy: number[];
+    expectedEntropy: number[]; mutualInformation: number[]; variance: number[] };
+}
+
+const ref = JSON.parse(readFileSync(resolve(here, 'fixtures/metrics-reference.json'), 'utf8')) as Fixture;
 
 /** |got − want| ≤ rel·|want| (+ a tiny absolute floor for values at 0). */
 function expectClose(got: number, want: number, rel = 1e-6, abs = 1e-12): void {
@@ -64,7 +92,7 @@ describe('reference values (scripts/reference-metrics.py)', () => {
     expect(readFileSync(resolve(here, 'fixtures/metrics-reference.json')).byteLength).toBeLessThan(200_000);
   });
 
-  it.each(ref.edt.map((c: { dims: number[] }) => [c.dims.join('×'), c]))(
+  it.each(ref.edt.map((c): [string, EdtCase] => [c.dims.join('×'), c]))(
     'distanceTransform %s = scipy distance_transform_edt(sampling=)',
     (_n, c) => {
       const d = distanceTransform(Uint8Array.from(c.features), c.dims as GridDims, c.spacing);
@@ -72,7 +100,7 @@ describe('reference values (scripts/reference-metrics.py)', () => {
     },
   );
 
-  it.each(ref.surface.map((c: { name: string }) => [c.name, c]))('surfaceDistances and dice: %s', (_n, c) => {
+  it.each(ref.surface.map((c): [string, SurfaceCase] => [c.name, c]))('surfaceDistances and dice: %s', (_n, c) => {
     const pred = Uint8Array.from(c.pred);
     const target = Uint8Array.from(c.target);
     const r = surfaceDistances(pred, target, {
@@ -99,11 +127,10 @@ describe('reference values (scripts/reference-metrics.py)', () => {
     });
 
     it.each([
-      ['all pixels, 15 bins', 'all', undefined],
-      ['all pixels, 10 bins', 'all10', undefined],
-      ['region of interest, 15 bins', 'roiResult', 'roi'],
-    ])('%s: ECE, MCE, reliability, NLL, Brier (sklearn brier_score_loss per class)', (_n, key, useRoi) => {
-      const want = c[key as string];
+      ['all pixels, 15 bins', c.all, false],
+      ['all pixels, 10 bins', c.all10, false],
+      ['region of interest, 15 bins', c.roiResult, true],
+    ] as [string, CalibrationRef, boolean][])('%s: ECE, MCE, reliability, NLL, Brier (sklearn brier_score_loss per class)', (_n, want, useRoi) => {
       const mask = useRoi ? roi : undefined;
       const opts = { numClasses: c.numClasses, mask };
       const r = calibrationError(probs, target, { ...opts, bins: want.bins });
@@ -119,7 +146,7 @@ describe('reference values (scripts/reference-metrics.py)', () => {
     });
   });
 
-  it.each(ref.ranking.map((c: { name: string }) => [c.name, c]))(
+  it.each(ref.ranking.map((c): [string, RankingCase] => [c.name, c]))(
     'AUROC, AP (sklearn), risk–coverage and overlap: %s',
     (_n, c) => {
       const mask = c.mask ? Uint8Array.from(c.mask) : undefined;
@@ -147,7 +174,7 @@ describe('reference values (scripts/reference-metrics.py)', () => {
 
   it('failureDetection = sklearn roc_auc_score and scipy spearmanr on the non-NaN cases', () => {
     const f = ref.failure;
-    const r = failureDetection(f.scores, f.dice.map((v: number | null) => v ?? NaN), { threshold: f.threshold });
+    const r = failureDetection(f.scores, f.dice.map((v) => v ?? NaN), { threshold: f.threshold });
     expect(r).toMatchObject({ n: f.n, excluded: f.excluded, failures: f.failures });
     expectClose(r.auroc.value, f.auroc);
     expectClose(r.spearman.value, f.spearman);
@@ -155,7 +182,7 @@ describe('reference values (scripts/reference-metrics.py)', () => {
 
   it('uncertainty maps = numpy (float32 outputs)', () => {
     const u = ref.uncertainty;
-    const m = uncertaintyMaps(u.samples.map((s: number[]) => Float32Array.from(s)), u.numClasses);
+    const m = uncertaintyMaps(u.samples.map((s) => Float32Array.from(s)), u.numClasses);
     expectArrayClose(m.mean, u.mean, 1e-6, 1e-7);
     expectArrayClose(m.predictiveEntropy, u.predictiveEntropy, 1e-6, 1e-7);
     expectArrayClose(m.expectedEntropy, u.expectedEntropy, 1e-6, 1e-7);
