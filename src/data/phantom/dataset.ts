@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { basename, dirname, join, resolve } from 'node:path';
 import { Rng } from '../../util/rng.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { ACDC_LABELS } from '../labels.js';
 import { NIFTI_DATATYPES, writeNifti } from '../nifti.js';
 import type { Volume } from '../volume.js';
 import type { Morphology, Phase } from './anatomy.js';
@@ -14,8 +15,12 @@ import { generatePhantomCase, validatePhantomOptions, type PhantomCase, type Pha
 /** Version of the generator; bump when the same seed starts to give different data. */
 export const PHANTOM_GENERATOR_VERSION = 1;
 
-/** Project class → ACDC label (project: 1 LV, 2 MYO, 3 RV; ACDC: 1 RV, 2 MYO, 3 LV). */
-const PROJECT_TO_ACDC = [0, 3, 2, 1] as const;
+/** Project class → ACDC label (project: 1 LV, 2 MYO, 3 RV; ACDC: 1 RV, 2 MYO, 3 LV): the inverse of the reader's map. */
+const PROJECT_TO_ACDC: readonly number[] = (() => {
+  const inv: number[] = [];
+  for (const [source, cls] of Object.entries(ACDC_LABELS.map)) inv[cls] = Number(source);
+  return inv;
+})();
 
 export interface PhantomDatasetOptions {
   /** Output directory; created. Must not exist or be empty unless `overwrite`. */
