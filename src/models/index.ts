@@ -1,0 +1,16 @@
+export { Module, type ParameterInit, type ParameterDecl, type BufferDecl, type ModuleOptions } from './module.js';
+export {
+  UNet,
+  UNET_DEFAULTS,
+  unetForwardGflop,
+  type UNetConfig,
+  type NormKind,
+  type DropoutPlacement,
+} from './unet.js';
+export {
+  marginalCrossEntropy,
+  softDiceLoss,
+  segmentationLoss,
+  type DiceOptions,
+  type SegmentationLossOptions,
+} from './loss.js';
