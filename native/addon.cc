@@ -7,6 +7,7 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <sstream>
@@ -175,7 +176,11 @@ std::vector<int64_t> Args::ints(size_t i) const {
 
 at::Scalar Args::scalar(size_t i) const {
   if (i < info_.Length() && info_[i].IsBoolean()) return at::Scalar(info_[i].As<Napi::Boolean>().Value());
-  return at::Scalar(d(i));
+  // An integer-valued number is an integer Scalar, as a Python int is: int tensors then stay
+  // int (clamp, pow, where) and accept it as add's alpha.
+  double v = d(i);
+  if (std::trunc(v) == v && std::fabs(v) <= 9007199254740992.0) return at::Scalar(static_cast<int64_t>(v));
+  return at::Scalar(v);
 }
 
 at::ScalarType Args::dtype(size_t i) const {

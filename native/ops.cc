@@ -12,9 +12,9 @@ static at::Tensor operand(const Args& a, size_t i, const at::Tensor& like) {
   (void)like;
   if (a.isTensor(i)) return a.t(i);
   at::Scalar s = a.scalar(i);
-  at::ScalarType st = s.isBoolean() ? at::kBool : (s.toDouble() == static_cast<double>(static_cast<int64_t>(s.toDouble())) ? at::kLong : at::kDouble);
-  at::Tensor t = st == at::kLong ? at::scalar_tensor(at::Scalar(static_cast<int64_t>(s.toDouble())), at::TensorOptions().dtype(st))
-                                 : at::scalar_tensor(s, at::TensorOptions().dtype(st));
+  // Args::scalar already gives integer-valued numbers an integral Scalar.
+  at::ScalarType st = s.isBoolean() ? at::kBool : s.isIntegral(false) ? at::kLong : at::kDouble;
+  at::Tensor t = at::scalar_tensor(s, at::TensorOptions().dtype(st));
   t.unsafeGetTensorImpl()->set_wrapped_number(true);
   return t;
 }

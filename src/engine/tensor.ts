@@ -96,6 +96,9 @@ export function tidy<R>(fn: () => R): R {
   let result: R;
   try {
     result = fn();
+  } catch (err) {
+    for (const t of scope) t.dispose();
+    throw err;
   } finally {
     scopes.pop();
   }
@@ -130,9 +133,12 @@ export function liveTensors(): number {
 
 let handleOf: (t: Tensor) => NativeTensor;
 
-/** The native handle of a tensor, for the engine's own modules. */
+/**
+ * The native handle of a tensor, for the engine's own modules. Anything else passes through
+ * unchanged, so the native op rejects it with its own name and the argument's position.
+ */
 export function nativeOf(t: Tensor): NativeTensor {
-  return handleOf(t);
+  return t instanceof Tensor ? handleOf(t) : (t as unknown as NativeTensor);
 }
 
 /** Wraps a native result in a Tensor registered with the current scope. */
@@ -183,7 +189,7 @@ export class Tensor {
   }
   /** True when both tensors view the same memory. */
   sharesStorageWith(other: Tensor): boolean {
-    return B.sameStorage(this.#h, other.#h);
+    return B.sameStorage(this.#h, nativeOf(other));
   }
 
   /** Frees the native tensor now. Idempotent. */
@@ -236,10 +242,10 @@ export class Tensor {
     return wrap(B.pow(this.#h, op(exponent)));
   }
   maximum(other: Tensor): Tensor {
-    return wrap(B.maximum(this.#h, other.#h));
+    return wrap(B.maximum(this.#h, nativeOf(other)));
   }
   minimum(other: Tensor): Tensor {
-    return wrap(B.minimum(this.#h, other.#h));
+    return wrap(B.minimum(this.#h, nativeOf(other)));
   }
   eq(other: Operand): Tensor {
     return wrap(B.eq(this.#h, op(other)));
@@ -260,10 +266,10 @@ export class Tensor {
     return wrap(B.ge(this.#h, op(other)));
   }
   logicalAnd(other: Tensor): Tensor {
-    return wrap(B.logicalAnd(this.#h, other.#h));
+    return wrap(B.logicalAnd(this.#h, nativeOf(other)));
   }
   logicalOr(other: Tensor): Tensor {
-    return wrap(B.logicalOr(this.#h, other.#h));
+    return wrap(B.logicalOr(this.#h, nativeOf(other)));
   }
   logicalNot(): Tensor {
     return wrap(B.logicalNot(this.#h));
@@ -348,7 +354,7 @@ export class Tensor {
     return wrap(B.logSoftmax(this.#h, dim));
   }
   matmul(other: Tensor): Tensor {
-    return wrap(B.matmul(this.#h, other.#h));
+    return wrap(B.matmul(this.#h, nativeOf(other)));
   }
 
   // ---- shape and indexing
@@ -382,10 +388,10 @@ export class Tensor {
     return wrap(B.narrow(this.#h, dim, start, length));
   }
   indexSelect(dim: number, index: Tensor): Tensor {
-    return wrap(B.indexSelect(this.#h, dim, index.#h));
+    return wrap(B.indexSelect(this.#h, dim, nativeOf(index)));
   }
   gather(dim: number, index: Tensor): Tensor {
-    return wrap(B.gather(this.#h, dim, index.#h));
+    return wrap(B.gather(this.#h, dim, nativeOf(index)));
   }
   flip(dims: number | number[]): Tensor {
     return wrap(B.flip(this.#h, [dims].flat()));
@@ -427,11 +433,11 @@ export class Tensor {
   }
   /** Makes `g` this tensor's gradient buffer (backward accumulates into it in place). */
   setGrad(g: Tensor | undefined): void {
-    B.setGrad(this.#h, g === undefined ? undefined : g.#h);
+    B.setGrad(this.#h, g === undefined ? undefined : nativeOf(g));
   }
   /** Computes gradients of this scalar (or of `sum(this * grad)`) for all leaves that require grad. */
   backward(grad?: Tensor, retainGraph?: boolean): void {
-    B.backward(this.#h, grad === undefined ? undefined : grad.#h, retainGraph);
+    B.backward(this.#h, grad === undefined ? undefined : nativeOf(grad), retainGraph);
   }
   /** The same memory, cut from the autograd graph. */
   detach(): Tensor {
@@ -448,11 +454,11 @@ export class Tensor {
     return this;
   }
   addcmul_(t1: Tensor, t2: Tensor, value = 1): this {
-    B.addcmul_(this.#h, t1.#h, t2.#h, value);
+    B.addcmul_(this.#h, nativeOf(t1), nativeOf(t2), value);
     return this;
   }
   copy_(src: Tensor): this {
-    B.copy_(this.#h, src.#h);
+    B.copy_(this.#h, nativeOf(src));
     return this;
   }
   zero_(): this {
@@ -504,8 +510,9 @@ function toTyped(values: number[], dtype: DType): TypedArray {
     case 'int16':
       return Int16Array.from(values);
     case 'uint8':
-    case 'bool':
       return Uint8Array.from(values);
+    case 'bool':
+      return Uint8Array.from(values, (v) => (v ? 1 : 0));
   }
 }
 
@@ -519,7 +526,7 @@ export function tensor(data: TypedArray | number | readonly unknown[], shape?: S
   if (ArrayBuffer.isView(data)) {
     arr = data as TypedArray;
     shp = shape ? [...shape] : [arr.length];
-    if (opts.dtype && opts.dtype !== dtypeOfArray(arr) && !(opts.dtype === 'bool' && arr instanceof Uint8Array)) {
+    if (opts.dtype && (opts.dtype === 'bool' || opts.dtype !== dtypeOfArray(arr))) {
       arr = toTyped(Array.from(arr as ArrayLike<number>, Number), opts.dtype);
     }
   } else {
@@ -582,7 +589,7 @@ export function randint(
 /** 1 with probability p, else 0, shaped and typed like `like`. */
 export function bernoulli(like: Tensor, p: number, generator?: GeneratorRef): Tensor {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`bernoulli: p must be in [0, 1], got ${p}`);
-  return wrap(B.bernoulli(handleOf(like), p, generator?.id));
+  return wrap(B.bernoulli(nativeOf(like), p, generator?.id));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -590,13 +597,13 @@ export function bernoulli(like: Tensor, p: number, generator?: GeneratorRef): Te
 
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new RangeError('cat: needs at least one tensor');
-  return wrap(B.cat(tensors.map(handleOf), dim));
+  return wrap(B.cat(tensors.map(nativeOf), dim));
 }
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new RangeError('stack: needs at least one tensor');
-  return wrap(B.stack(tensors.map(handleOf), dim));
+  return wrap(B.stack(tensors.map(nativeOf), dim));
 }
 /** Elementwise `cond ? a : b`; a and b may be numbers. */
 export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
-  return wrap(B.where(handleOf(cond), op(a), op(b)));
+  return wrap(B.where(nativeOf(cond), op(a), op(b)));
 }
