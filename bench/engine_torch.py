@@ -167,14 +167,14 @@ def export_case(path, seed=3):
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and m.bias is not None:
                 m.bias.normal_(0, 0.1)
     x = torch.randn(2, 1, 16, 16)
+    enc = lambda t: {"shape": list(t.shape), "data": t.detach().double().flatten().tolist()}
+    state = {k: enc(v) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     model.eval()
     with torch.no_grad():
         eval_logits = model(x)
     model.train()
     with torch.no_grad():
         train_logits = model(x)
-    enc = lambda t: {"shape": list(t.shape), "data": t.detach().double().flatten().tolist()}
-    state = {k: enc(v) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     with open(path, "w") as f:
         json.dump({"config": {"depth": 2, "baseWidth": 8, "norm": "batch"}, "state": state,
                    "input": enc(x), "evalLogits": enc(eval_logits), "trainLogits": enc(train_logits),
