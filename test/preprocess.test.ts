@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  detectHeartCentre,
   invertLabels,
   invertProbabilities,
   normalizeIntensity,
@@ -283,26 +282,5 @@ describe('invertProbabilities', () => {
       expect(back[nx * ny + row + x]).toBeCloseTo(1 - (xr - 1) / 47, 5);
     }
     expect(back[row]).toBeGreaterThan(back[row + 1]);
-  });
-});
-
-describe('detectHeartCentre', () => {
-  it('finds an off-centre bright blob in a noisy image', () => {
-    const nx = 160;
-    const ny = 140;
-    const nz = 6;
-    const rng = new Rng(11);
-    const data = new Float32Array(nx * ny * nz);
-    for (let z = 0; z < nz; z++) {
-      for (let y = 0; y < ny; y++) {
-        for (let x = 0; x < nx; x++) {
-          const blob = Math.hypot(x - 95, y - 60) < 10 ? 1 : 0;
-          data[x + nx * (y + ny * z)] = 0.2 + 0.6 * blob + 0.05 * rng.normal();
-        }
-      }
-    }
-    const [cx, cy] = detectHeartCentre({ dims: [nx, ny, nz], spacing: [1, 1, 1], affine: [], data });
-    expect(Math.abs(cx - 95)).toBeLessThan(1.5);
-    expect(Math.abs(cy - 60)).toBeLessThan(1.5);
   });
 });

@@ -10,7 +10,7 @@
  * Layout: a slice is row-major with x fastest (`img[x + nx*y]`, NIfTI order, see `volume.ts`);
  * volumes are slice stacks along z.
  */
-import type { Volume, VoxelArray } from './volume.js';
+import type { Volume } from './volume.js';
 
 /** Options of {@link normalizeIntensity}. */
 export interface NormalizeOptions {
@@ -45,9 +45,11 @@ export interface PreprocessOptions extends NormalizeOptions {
   /** Output size [nx, ny] after crop/pad. Default [128, 128]. */
   readonly size?: readonly [number, number];
   /**
-   * Centre of the crop/pad window in ORIGINAL voxel coordinates [x, y] (e.g. from
-   * {@link detectHeartCentre}), or `'image'` (default) for the image centre. Never derive it from
-   * labels for data that will be predicted.
+   * Centre of the crop/pad window in ORIGINAL voxel coordinates [x, y], or `'image'` (default)
+   * for the image centre. Never derive it from labels for data that will be predicted; a
+   * label-free choice is a two-pass one (predict on the image-centred crop, re-centre on the
+   * predicted heart). A bright-pixel centroid heuristic was tried and placed the crop worse than
+   * the image centre on ACDC and EMIDEC, so none is offered.
    */
   readonly centre?: 'image' | readonly [number, number];
 }
@@ -520,71 +522,4 @@ export function invertProbabilities(
     out.set(resampled ? resampleBilinear(window, rx, ry, nx, ny, numClasses) : window, z * numClasses * nx * ny);
   }
   return out;
-}
-
-/** Options of {@link detectHeartCentre}. */
-export interface HeartCentreOptions {
-  /** Fraction of each in-plane dimension searched, about the image centre. Default 0.5. */
-  readonly searchFraction?: number;
-  /** Percentile (of the searched region) above which a voxel counts as bright. Default 95. */
-  readonly brightPercentile?: number;
-  readonly source?: string;
-}
-
-/**
- * A simple label-free estimate of the heart centre, for centring the crop at prediction time:
- * the centroid of the brightest voxels (blood pools are bright in cine SSFP) within the central
- * region of the middle third of the slices. It is a heuristic with no anatomical model; the
- * image centre (the default crop centre) is the safer choice when the field of view is already
- * centred on the heart.
- *
- * @returns [x, y] in voxel coordinates of the volume
- */
-export function detectHeartCentre(volume: Volume, options: HeartCentreOptions = {}): [number, number] {
-  const src = where(options.source);
-  const [nx, ny, nz] = volume.dims;
-  const frac = options.searchFraction ?? 0.5;
-  const pct = options.brightPercentile ?? 95;
-  if (!(frac > 0 && frac <= 1)) throw new RangeError(`${src}: searchFraction must be in (0, 1], got ${frac}`);
-  if (!(pct >= 0 && pct < 100)) throw new RangeError(`${src}: brightPercentile must be in [0, 100), got ${pct}`);
-  if (volume.data.length !== nx * ny * nz) {
-    throw new RangeError(`${src}: volume has ${volume.data.length} voxels, expected ${nx}*${ny}*${nz}`);
-  }
-  const x0 = Math.floor((nx * (1 - frac)) / 2);
-  const x1 = Math.max(x0 + 1, Math.ceil((nx * (1 + frac)) / 2));
-  const y0 = Math.floor((ny * (1 - frac)) / 2);
-  const y1 = Math.max(y0 + 1, Math.ceil((ny * (1 + frac)) / 2));
-  const z0 = Math.floor(nz / 3);
-  const z1 = Math.max(z0 + 1, Math.ceil((2 * nz) / 3));
-  const region: number[] = [];
-  forRegion(volume.data, nx, ny, [x0, x1, y0, y1, z0, z1], (v) => region.push(v));
-  const sorted = Float64Array.from(region).sort();
-  const thr = percentileSorted(sorted, pct);
-  let sx = 0;
-  let sy = 0;
-  let n = 0;
-  forRegion(volume.data, nx, ny, [x0, x1, y0, y1, z0, z1], (v, x, y) => {
-    if (v > thr) {
-      sx += x;
-      sy += y;
-      n++;
-    }
-  });
-  if (n === 0) return [(nx - 1) / 2, (ny - 1) / 2];
-  return [sx / n, sy / n];
-}
-
-function forRegion(
-  data: VoxelArray,
-  nx: number,
-  ny: number,
-  [x0, x1, y0, y1, z0, z1]: readonly number[],
-  f: (v: number, x: number, y: number) => void,
-): void {
-  for (let z = z0; z < z1; z++) {
-    for (let y = y0; y < y1; y++) {
-      const row = nx * (y + ny * z);
-      for (let x = x0; x < x1; x++) f(data[row + x], x, y);
-    }
-  }
 }
