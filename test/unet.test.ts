@@ -42,16 +42,16 @@ describe('UNet', () => {
     const a = new UNet({ seed: 7 });
     const b = new UNet({ seed: 7 });
     const c = new UNet({ seed: 8 });
-    const fa = a.params.flat.toArray();
-    expect(maxAbsDiff(fa, b.params.flat.toArray())).toBe(0);
-    expect(maxAbsDiff(fa, c.params.flat.toArray())).toBeGreaterThan(0.1);
+    const fa = a.params.flat.toFloat32();
+    expect(maxAbsDiff(fa, b.params.flat.toFloat32())).toBe(0);
+    expect(maxAbsDiff(fa, c.params.flat.toFloat32())).toBeGreaterThan(0.1);
     const w = a.param('bottleneck.conv2.weight'); // 128×128×3×3, fan-in 1152
     expect(w.std().item()).toBeCloseTo(Math.sqrt(2 / 1152), 3);
     expect(Math.abs(w.mean().item())).toBeLessThan(1e-3);
-    expect(Array.from(a.param('enc1.bn2.weight').toArray()).every((v) => v === 1)).toBe(true);
-    expect(Array.from(a.param('enc1.bn2.bias').toArray()).every((v) => v === 0)).toBe(true);
-    expect(Array.from(a.param('head.bias').toArray()).every((v) => v === 0)).toBe(true);
-    expect(Array.from(a.buffer('dec0.bn1.running_var').toArray()).every((v) => v === 1)).toBe(true);
+    expect(Array.from(a.param('enc1.bn2.weight').toFloat32()).every((v) => v === 1)).toBe(true);
+    expect(Array.from(a.param('enc1.bn2.bias').toFloat32()).every((v) => v === 0)).toBe(true);
+    expect(Array.from(a.param('head.bias').toFloat32()).every((v) => v === 0)).toBe(true);
+    expect(Array.from(a.buffer('dec0.bn1.running_var').toFloat32()).every((v) => v === 1)).toBe(true);
     for (const m of [a, b, c]) m.dispose();
   });
 
@@ -66,9 +66,9 @@ describe('UNet', () => {
     expect(Object.keys(st)).toContain('enc0.bn1.running_mean');
     expect(Object.keys(st)).toContain('up0.weight');
     b.loadState(st);
-    expect(maxAbsDiff(b.params.flat.toArray(), a.params.flat.toArray())).toBe(0);
-    const ya = noGrad(() => a.forward(x)).toArray();
-    expect(maxAbsDiff(noGrad(() => b.forward(x)).toArray(), ya)).toBe(0);
+    expect(maxAbsDiff(b.params.flat.toFloat32(), a.params.flat.toFloat32())).toBe(0);
+    const ya = noGrad(() => a.forward(x)).toFloat32();
+    expect(maxAbsDiff(noGrad(() => b.forward(x)).toFloat32(), ya)).toBe(0);
     // state() holds copies: changing the model leaves it alone
     a.params.flat.zero_();
     expect(st['head.weight'].abs().sum().item()).toBeGreaterThan(0);
@@ -105,11 +105,11 @@ describe('UNet', () => {
       m.loadState(state);
       const x = t(c.input);
       m.eval();
-      expect(maxAbsDiff(noGrad(() => m.forward(x)).toArray(), c.evalLogits.data)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(noGrad(() => m.forward(x)).toFloat32(), c.evalLogits.data)).toBeLessThan(1e-4);
       m.train();
-      expect(maxAbsDiff(noGrad(() => m.forward(x)).toArray(), c.trainLogits.data)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(noGrad(() => m.forward(x)).toFloat32(), c.trainLogits.data)).toBeLessThan(1e-4);
       for (const [k, v] of Object.entries(c.runningAfterTrain)) {
-        expect(maxAbsDiff(m.buffer(k).toArray(), v.data)).toBeLessThan(1e-5);
+        expect(maxAbsDiff(m.buffer(k).toFloat32(), v.data)).toBeLessThan(1e-5);
       }
       m.dispose();
     } finally {
@@ -162,7 +162,7 @@ describe('UNet', () => {
     const x = randn([1, 1, 16, 16]);
     m.eval();
     expect(m.dropoutActive).toBe(false);
-    const run = () => noGrad(() => m.forward(x)).toArray();
+    const run = () => noGrad(() => m.forward(x)).toFloat32();
     expect(maxAbsDiff(run(), run())).toBe(0);
     m.setDropoutActive(true);
     expect(m.training).toBe(false);
@@ -173,7 +173,7 @@ describe('UNet', () => {
     expect(m.dropoutActive).toBe(true);
     // Without dropout configured, switching it on changes nothing.
     const plain = new UNet({ depth: 3, baseWidth: 4, seed: 5 }).eval().setDropoutActive(true);
-    const y1 = noGrad(() => plain.forward(x)).toArray();
-    expect(maxAbsDiff(noGrad(() => plain.forward(x)).toArray(), y1)).toBe(0);
+    const y1 = noGrad(() => plain.forward(x)).toFloat32();
+    expect(maxAbsDiff(noGrad(() => plain.forward(x)).toFloat32(), y1)).toBe(0);
   });
 });
