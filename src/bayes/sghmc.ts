@@ -1,0 +1,239 @@
+/**
+ * Stochastic gradient Hamiltonian Monte Carlo in SGD-with-momentum form, over a flat parameter
+ * buffer.
+ *
+ * Derivation. The posterior over weights θ given N training examples, with a Gaussian prior
+ * N(0, σ²I), has the energy `U(θ) = N·L̄(θ) + ‖θ‖²/(2σ²)`, L̄ the mean loss (negative log
+ * likelihood per example), estimated on a mini-batch. HMC simulates Hamiltonian dynamics with a
+ * unit mass, `H(θ, r) = U(θ) + ½‖r‖²`; SGHMC (Chen et al. 2014) adds a friction C that absorbs the
+ * mini-batch noise: `dθ = r dt`, `dr = −∇U dt − C r dt + N(0, 2CT dt)`, whose stationary density
+ * is ∝ exp(−U/T − ‖r‖²/(2T)), so θ follows the tempered posterior p(θ | D)^{1/T}. Euler steps of size h
+ * with `v = h·r`, `α = hC` (friction per step) and `η' = h²` give
+ * `v ← (1 − α)·v − η'·∇U(θ) + N(0, 2αη'T)`, `θ ← θ + v`. Writing the step on the mean loss,
+ * `η = N·η'`, and the momentum `μ = 1 − α`:
+ *
+ * ```
+ * v ← μ·v − η·(∇L̄(θ) + θ/(N·σ²)) + sqrt(2·(1 − μ)·η·T / N) · ε,   ε ~ N(0, I)
+ * θ ← θ + v
+ * ```
+ *
+ * - T = 1 samples the Bayes posterior; T < 1 a cold posterior p^{1/T} (Wenzel et al. 2020, "How
+ *   good is the Bayes posterior in deep neural networks really?", ICML), T = 0 none: the update is
+ *   then exactly SGD with momentum μ, learning rate η and weight decay `1/(N·σ²)`.
+ * - N stays explicit (`numData`) and is not folded into T: with a mean loss the noise is
+ *   `sqrt(2(1 − μ)ηT/N)` (posteriors' "temperature = 1/num_data" is the same thing at T = 1).
+ * - With a cyclical η and a noise gate that is off in exploration phases this is cSGHMC (Zhang et
+ *   al. 2020, "Cyclical Stochastic Gradient MCMC for Bayesian Deep Learning", ICLR).
+ * - The mini-batch noise correction B̂ of Chen et al. is taken as 0 (small η), as is usual.
+ *
+ * Relation to PyTorch's `torch.optim.SGD(lr=η, momentum=μ, weight_decay=wd)`, which keeps
+ * `b ← μ·b + g + wd·θ; θ ← θ − η·b`: with a constant η, `v = −η·b` at every step and the two are
+ * identical step for step. With a changing η they differ: here `v_k = −Σ_j μ^{k−j} η_j g_j` (each
+ * gradient scaled by the η of its own step, as the discretised dynamics require), in PyTorch
+ * `θ` moves by `−η_k Σ_j μ^{k−j} g_j`. `sgd()` in sgd.ts is the PyTorch form, for baselines.
+ *
+ * The update runs as a handful of native calls over the whole model (`mul_`, `add_` ×3–4,
+ * `normal_`), in place: `update` mutates `state.params` (the model's flat buffer itself) and
+ * `state.momentum` and returns a new state object with `step + 1` (posteriors' `inplace=True`).
+ *
+ * @example
+ * const sampler = sghmc({ lr: cyclicalCosine({ lr0: 0.1, layout }), temperature: 0.1, numData: 1902, priorStd: 1,
+ *   noise: layout.isSamplingPhase });
+ * let state = sampler.init(flat.flat, { seed: 0 });
+ * for (...) { computeGradientsInto(flat.flatGrad); state = sampler.update(state, flat.flatGrad); }
+ */
+import { Generator, keep, noGrad, tensor, zeros, zerosLike, type Tensor, type TypedArray } from '../engine/index.js';
+import { valueAt, type Schedule } from './schedules.js';
+
+export interface SGHMCOptions {
+  /** Learning rate η on the mean loss (a number or a schedule of the step). */
+  lr: number | Schedule;
+  /** Momentum μ = 1 − α, α the friction per step, in [0, 1) (default 0.9). */
+  momentum?: number;
+  /** Temperature T ≥ 0 (default 1: the Bayes posterior; < 1 cold; 0 SGD with momentum). */
+  temperature?: number | Schedule;
+  /** Number of training examples N. */
+  numData: number;
+  /** Prior standard deviation σ of N(0, σ²I); `Infinity` for a flat prior (no weight decay). */
+  priorStd: number;
+  /** Noise gate: noise is added at `step` only when it returns true (default: always). */
+  noise?: (step: number) => boolean;
+}
+
+/** The sampler's state. Frozen; `update` mutates its tensors in place and returns a new object. */
+export interface SGHMCState {
+  /** The parameters: the tensor given to `init` (e.g. the model's flat buffer), updated in place. */
+  readonly params: Tensor;
+  /** The velocity v (momentum times step), same shape as params. */
+  readonly momentum: Tensor;
+  /** Updates done so far; the next update uses `lr(step)` and `temperature(step)`. */
+  readonly step: number;
+  /** The noise stream (advanced in place; its state is part of a checkpoint). */
+  readonly generator: Generator;
+  /** Scratch buffer for the noise, on the params' device. */
+  readonly noise: Tensor;
+  /** CPU scratch buffer the noise is drawn into when params are not on the CPU (generators are CPU-only). */
+  readonly hostNoise: Tensor | undefined;
+}
+
+/** What a checkpoint needs besides the parameters: plain data, exact. */
+export interface SGHMCCheckpoint {
+  readonly step: number;
+  /** The velocity, row-major, in the params' dtype. */
+  readonly momentum: Float32Array | Float64Array;
+  readonly shape: readonly number[];
+  /** The generator's state bytes. */
+  readonly rngState: Uint8Array;
+}
+
+export interface SGHMCInitOptions {
+  /** Seed of the noise stream (default 0). */
+  seed?: number;
+  /** Continue from a checkpoint (step, momentum and noise stream), with `params` restored separately. */
+  resume?: SGHMCCheckpoint;
+}
+
+/** The hyperparameters an update at `step` uses (for logs and sample manifests). */
+export interface SGHMCStepInfo {
+  readonly lr: number;
+  readonly temperature: number;
+  /** Whether the noise gate is open. */
+  readonly noise: boolean;
+  /** Standard deviation of the noise added to v: sqrt(2(1 − μ)ηT/N), 0 when the gate is closed. */
+  readonly noiseStd: number;
+}
+
+export interface SGHMC {
+  /** Starts a chain at `params` (held, not copied: updates write into it). */
+  init(params: Tensor, opts?: SGHMCInitOptions): SGHMCState;
+  /** One step with the mean-loss gradient `grads` (same shape as params). Mutates the tensors in place. */
+  update(state: SGHMCState, grads: Tensor): SGHMCState;
+  /** The hyperparameters of the update at `step`. */
+  stepInfo(step: number): SGHMCStepInfo;
+  /** The state as plain data (a copy), for a checkpoint. */
+  checkpoint(state: SGHMCState): SGHMCCheckpoint;
+  /** Frees the state's buffers and generator (not the params). */
+  dispose(state: SGHMCState): void;
+}
+
+const FLOAT_DTYPES = ['float32', 'float64'] as const;
+
+/** @internal Throws unless `grads` has the shape, dtype and device of `params`. */
+export function checkGrads(where: string, params: Tensor, grads: Tensor): void {
+  const ps = params.shape;
+  const gs = grads.shape;
+  if (gs.length !== ps.length || gs.some((d, i) => d !== ps[i]) || grads.dtype !== params.dtype || grads.device !== params.device) {
+    throw new RangeError(
+      `${where}.update: grads [${gs.join(', ')}] ${grads.dtype} on ${grads.device} must match params [${ps.join(', ')}] ${params.dtype} on ${params.device}`,
+    );
+  }
+}
+
+/** @internal A CPU copy of a float tensor's elements. */
+export function hostCopy(t: Tensor): Float32Array | Float64Array {
+  if (t.device === 'cpu') return t.toArray() as Float32Array | Float64Array;
+  const host = t.to(undefined, 'cpu');
+  try {
+    return host.toArray() as Float32Array | Float64Array;
+  } finally {
+    host.dispose();
+  }
+}
+
+/**
+ * Builds an SGHMC sampler (see the module documentation for the update).
+ *
+ * @throws RangeError naming the bad option (`sghmc: momentum=1 must be in [0, 1)`).
+ */
+export function sghmc(opts: SGHMCOptions): SGHMC {
+  const where = 'sghmc';
+  const bad = (name: string, v: unknown, want: string): never => {
+    throw new RangeError(`${where}: ${name}=${String(v)} must be ${want}`);
+  };
+  const mu = opts.momentum ?? 0.9;
+  if (!(mu >= 0 && mu < 1)) bad('momentum', mu, 'in [0, 1)');
+  const n = opts.numData;
+  if (!Number.isSafeInteger(n) || n < 1) bad('numData', n, 'a positive integer');
+  const sigma = opts.priorStd;
+  if (!(sigma > 0)) bad('priorStd', sigma, 'positive (Infinity for a flat prior)');
+  if (typeof opts.lr !== 'function' && !(opts.lr > 0 && Number.isFinite(opts.lr))) bad('lr', opts.lr, 'a positive finite number or a schedule');
+  const temperatureOpt = opts.temperature ?? 1;
+  if (typeof temperatureOpt !== 'function' && !(temperatureOpt >= 0 && Number.isFinite(temperatureOpt))) {
+    bad('temperature', temperatureOpt, 'a non-negative finite number or a schedule');
+  }
+  const weightDecay = 1 / (n * sigma * sigma);
+
+  const stepInfo = (step: number): SGHMCStepInfo => {
+    const lr = valueAt(opts.lr, step);
+    const temperature = valueAt(temperatureOpt, step);
+    if (!(lr >= 0 && Number.isFinite(lr))) bad(`lr(${step})`, lr, 'a non-negative finite number');
+    if (!(temperature >= 0 && Number.isFinite(temperature))) bad(`temperature(${step})`, temperature, 'a non-negative finite number');
+    const noise = opts.noise ? opts.noise(step) : true;
+    const noiseStd = noise ? Math.sqrt((2 * (1 - mu) * lr * temperature) / n) : 0;
+    return { lr, temperature, noise, noiseStd };
+  };
+
+  const init = (params: Tensor, initOpts: SGHMCInitOptions = {}): SGHMCState => {
+    if (!(FLOAT_DTYPES as readonly string[]).includes(params.dtype)) {
+      throw new TypeError(`${where}.init: params must be float32 or float64, got ${params.dtype}`);
+    }
+    const shape = params.shape;
+    const resume = initOpts.resume;
+    if (resume && (resume.shape.length !== shape.length || resume.shape.some((d, i) => d !== shape[i]))) {
+      throw new RangeError(`${where}.init: checkpoint momentum has shape [${resume.shape.join(', ')}], params have [${shape.join(', ')}]`);
+    }
+    if (resume && (!Number.isSafeInteger(resume.step) || resume.step < 0)) bad('resume.step', resume.step, 'a non-negative integer');
+    const generator = new Generator(initOpts.seed ?? 0);
+    // Long-lived buffers: kept out of any enclosing tidy scope, freed by dispose().
+    const momentum = keep(zerosLike(params));
+    const noise = keep(zerosLike(params));
+    const hostNoise = params.device === 'cpu' ? undefined : keep(zeros(shape, { dtype: params.dtype, device: 'cpu' }));
+    let step = 0;
+    if (resume) {
+      const saved = tensor(resume.momentum as TypedArray, resume.shape, { dtype: params.dtype });
+      momentum.copy_(saved);
+      saved.dispose();
+      generator.setState(resume.rngState);
+      step = resume.step;
+    }
+    return Object.freeze({ params, momentum, step, generator, noise, hostNoise });
+  };
+
+  const update = (state: SGHMCState, grads: Tensor): SGHMCState => {
+    const { params, momentum: v } = state;
+    checkGrads(where, params, grads);
+    const info = stepInfo(state.step);
+    noGrad(() => {
+      v.mul_(mu);
+      v.add_(grads, -info.lr);
+      if (weightDecay > 0) v.add_(params, -info.lr * weightDecay);
+      if (info.noiseStd > 0) {
+        if (state.hostNoise) {
+          state.hostNoise.normal_(0, 1, state.generator);
+          state.noise.copy_(state.hostNoise);
+        } else {
+          state.noise.normal_(0, 1, state.generator);
+        }
+        v.add_(state.noise, info.noiseStd);
+      }
+      params.add_(v);
+    });
+    return Object.freeze({ ...state, step: state.step + 1 });
+  };
+
+  const checkpoint = (state: SGHMCState): SGHMCCheckpoint => ({
+    step: state.step,
+    momentum: hostCopy(state.momentum),
+    shape: state.momentum.shape,
+    rngState: state.generator.getState(),
+  });
+
+  const dispose = (state: SGHMCState): void => {
+    state.momentum.dispose();
+    state.noise.dispose();
+    state.hostNoise?.dispose();
+    state.generator.dispose();
+  };
+
+  return Object.freeze({ init, update, stepInfo, checkpoint, dispose });
+}
