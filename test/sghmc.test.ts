@@ -116,7 +116,7 @@ describe('sghmc with T = 0 and sgd equal torch.optim.SGD step for step (fixture:
         theta[i] += v[i];
       });
     }
-    const got = Array.from(params.toArray());
+    const got = Array.from(params.toArray() as Float64Array);
     got.forEach((x, i) => expect(x).toBeCloseTo(theta[i], 13));
     expect(st.step).toBe(10);
   });
@@ -219,7 +219,7 @@ describe('sghmc noise gate, checkpoints and bad calls', () => {
     for (let k = 0; k < steps; k++) {
       quadGrad(params, grads);
       st = sampler.update(st, grads);
-      out.push(Array.from(params.toArray()));
+      out.push(Array.from(params.toArray() as Float32Array));
     }
     sampler.dispose(st);
     return out;
@@ -260,7 +260,7 @@ describe('sghmc noise gate, checkpoints and bad calls', () => {
       }
       expect(s.step).toBe(40);
       sampler.dispose(s);
-      return Array.from(p.toArray());
+      return Array.from(p.toArray() as Float32Array);
     };
     const original = continueFrom(params, st);
     const restoredParams = tensor(savedParams);
