@@ -195,17 +195,36 @@ std::string Args::describe() const {
   std::ostringstream os;
   bool first = true;
   auto* data = env().GetInstanceData<AddonData>();
-  for (size_t i = 0; i < info_.Length(); ++i) {
-    Napi::Value v = info_[i];
-    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(data->tensorCtor.Value())) continue;
+  auto isTensorValue = [&](const Napi::Value& v) {
+    return v.IsObject() && v.As<Napi::Object>().InstanceOf(data->tensorCtor.Value());
+  };
+  auto one = [&](const Napi::Value& v, size_t i) {
     NTensor* nt = NTensor::Unwrap(v.As<Napi::Object>());
-    os << (first ? "" : ", ");
-    first = false;
     if (nt->disposed()) {
       os << "<disposed>";
     } else {
       const at::Tensor& t = nt->get(op_, i);
       os << shapeString(t) << " " << c10::toString(t.scalar_type());
+    }
+  };
+  for (size_t i = 0; i < info_.Length(); ++i) {
+    Napi::Value v = info_[i];
+    if (isTensorValue(v)) {
+      os << (first ? "" : ", ");
+      first = false;
+      one(v, i);
+    } else if (v.IsArray()) {  // cat, stack: the list's tensors
+      Napi::Array arr = v.As<Napi::Array>();
+      if (arr.Length() == 0 || !isTensorValue(arr.Get(0u))) continue;
+      os << (first ? "(" : ", (");
+      first = false;
+      for (uint32_t k = 0; k < arr.Length(); ++k) {
+        Napi::Value e = arr.Get(k);
+        os << (k ? ", " : "");
+        if (isTensorValue(e)) one(e, i);
+        else os << "<not a tensor>";
+      }
+      os << ")";
     }
   }
   return os.str();

@@ -3,7 +3,7 @@
  * Stateless: weights and running statistics are passed in; modules live in src/models.
  */
 import { binding } from './binding.js';
-import { bernoulli, nativeOf, wrap, type GeneratorRef, type Tensor } from './tensor.js';
+import { bernoulli, nativeOf, Tensor, wrap, type GeneratorRef } from './tensor.js';
 
 const B = binding();
 type Pair = number | readonly [number, number];
@@ -157,8 +157,15 @@ export interface CrossEntropyOptions {
   labelSmoothing?: number;
 }
 
-/** Cross-entropy of N×C×… logits against N×… int64 class indices. */
+/**
+ * Cross-entropy of N×C×… logits against N×… int64 class indices. Other target dtypes are refused:
+ * libtorch would read a float target shaped like the logits as class probabilities.
+ */
 export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  if (!(target instanceof Tensor) || target.dtype !== 'int64') {
+    const got = target instanceof Tensor ? `${target.dtype} [${target.shape.join(', ')}]` : typeof target;
+    throw new TypeError(`crossEntropy: target must be an int64 tensor of class indices, got ${got}`);
+  }
   return wrap(
     B.crossEntropy(
       nativeOf(logits),

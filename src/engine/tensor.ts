@@ -537,6 +537,9 @@ export function tensor(data: TypedArray | number | readonly unknown[], shape?: S
     shp = shape ? [...shape] : inferred;
     arr = toTyped(values, opts.dtype ?? 'float32');
   }
+  if (!shp.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new RangeError(`tensor: shape [${shp.join(', ')}] must hold non-negative integers`);
+  }
   const numel = shp.reduce((a, b) => a * b, 1);
   if (numel !== arr.length) {
     throw new RangeError(`tensor: shape [${shp.join(', ')}] needs ${numel} elements, the data has ${arr.length}`);
