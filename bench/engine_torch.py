@@ -5,6 +5,7 @@ Same architecture, same parameter names (state_dict keys), same initialisation s
 weights move between the two and timings compare the same work.
 
   python3 bench/engine_torch.py --threads 2 --json         # benchmark, one JSON object on stdout
+  python3 bench/engine_torch.py --threads 2 --serve        # timing server for bench/engine.ts (interleaved runs)
   python3 bench/engine_torch.py --param-count [--depth 4 --base-width 16 --norm batch]
   python3 bench/engine_torch.py --export-case OUT.json     # small model + input + logits for tests
 """
@@ -12,6 +13,7 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 
 import torch
@@ -108,7 +110,8 @@ def forward_gflop(depth, base_width, batch, size, in_channels, num_classes):
     return 2 * macs * batch / 1e9
 
 
-def bench(args):
+def workload(args):
+    """The benchmark's model, data and the two timed operations (each sets its own mode)."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = UNet(1, 4, args.depth, args.base_width, "batch")
@@ -117,40 +120,55 @@ def bench(args):
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
 
     def forward():
+        model.eval()
         with torch.no_grad():
             model(x)
 
     def step():
+        model.train()
         opt.zero_grad(set_to_none=False)
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
 
-    def timed(fn):
-        for _ in range(args.warmup):
-            fn()
-        ts = []
-        for _ in range(args.runs):
-            t0 = time.perf_counter()
-            fn()
-            ts.append((time.perf_counter() - t0) * 1000)
-        return statistics.median(ts), ts
-
-    model.eval()
-    fwd, fwd_all = timed(forward)
-    model.train()
-    stp, stp_all = timed(step)
-    return {
+    info = {
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
-        "forward_ms": fwd,
-        "forward_runs_ms": fwd_all,
-        "step_ms": stp,
-        "step_runs_ms": stp_all,
         "params": sum(p.numel() for p in model.parameters()),
         "forward_gflop": forward_gflop(args.depth, args.base_width, args.batch, args.size, 1, 4),
     }
+    return {"forward": forward, "step": step}, info
+
+
+def timed_ms(fn):
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000
+
+
+def bench(args):
+    ops, info = workload(args)
+    for name in ("forward", "step"):
+        for _ in range(args.warmup):
+            ops[name]()
+        runs = [timed_ms(ops[name]) for _ in range(args.runs)]
+        info[f"{name}_ms"] = statistics.median(runs)
+        info[f"{name}_runs_ms"] = runs
+    return info
+
+
+def serve(args):
+    """Line protocol for interleaved timing: prints the info JSON, then for each stdin line
+    'forward' or 'step' runs it once and prints the milliseconds it took."""
+    ops, info = workload(args)
+    print(json.dumps(info), flush=True)
+    for line in iter(sys.stdin.readline, ""):
+        cmd = line.strip()
+        if cmd not in ops:
+            print(json.dumps({"error": f"unknown command {cmd!r}"}), flush=True)
+            continue
+        print(timed_ms(ops[cmd]), flush=True)
 
 
 def export_case(path, seed=3):
@@ -195,11 +213,14 @@ def main():
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--param-count", action="store_true")
     p.add_argument("--export-case")
+    p.add_argument("--serve", action="store_true")
     args = p.parse_args()
     if args.param_count:
         print(sum(p.numel() for p in UNet(1, 4, args.depth, args.base_width, args.norm).parameters()))
     elif args.export_case:
         export_case(args.export_case)
+    elif args.serve:
+        serve(args)
     else:
         r = bench(args)
         if args.json:

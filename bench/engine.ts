@@ -1,0 +1,245 @@
+/**
+ * Engine benchmark: the U-Net (depth 4, widths 16-32-64-128, 8×1×128×128, 4 classes) forward
+ * without gradients (eval mode) and one training step (train mode: forward, cross-entropy,
+ * backward, SGD update on the flat buffer) and, in the same run, the identical PyTorch model
+ * (bench/engine_torch.py --serve, a child process) at the same thread count. Runs of the two are
+ * interleaved (ours, PyTorch, PyTorch, ours, …) so that load from other processes hits both alike.
+ * Medians (and minima) over `--runs` after `--warmup` runs.
+ *
+ *   npx tsc -p tsconfig.build.json && node dist/bench/engine.js [--threads 2] [--runs 7] [--warmup 2] [--no-torch]
+ *
+ * Writes bench/results/engine.json.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { crossEntropy, getNumThreads, noGrad, randint, randn, setNumThreads, tidy } from '../src/engine/index.js';
+import { UNet, unetForwardGflop, type UNetConfig } from '../src/models/index.js';
+import { writeFileAtomic } from '../src/util/atomic.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = existsSync(join(here, '..', 'package.json')) ? resolve(here, '..') : resolve(here, '..', '..');
+const PYTHON = '/usr/bin/python3';
+
+interface Timing {
+  medianMs: number;
+  minMs: number;
+  runsMs: number[];
+}
+
+interface TorchInfo {
+  torch: string;
+  python: string;
+  threads: number;
+  params: number;
+  forward_gflop: number;
+}
+
+type Op = 'forward' | 'step';
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const summary = (runsMs: number[]): Timing => ({ medianMs: median(runsMs), minMs: Math.min(...runsMs), runsMs });
+
+function timeMs(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+
+/** bench/engine_torch.py --serve: one line per command, answered with the milliseconds it took. */
+class TorchServer {
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #lines: AsyncIterator<string>;
+  readonly info: TorchInfo;
+
+  private constructor(child: ChildProcessWithoutNullStreams, lines: AsyncIterator<string>, info: TorchInfo) {
+    this.#child = child;
+    this.#lines = lines;
+    this.info = info;
+  }
+
+  static async start(threads: number): Promise<TorchServer | { unavailable: string }> {
+    const script = join(repoRoot, 'bench', 'engine_torch.py');
+    if (!existsSync(PYTHON)) return { unavailable: `${PYTHON} not found` };
+    const child = spawn(PYTHON, [script, '--serve', '--threads', String(threads)]);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const first = await lines.next();
+    if (first.done) {
+      await new Promise((r) => child.once('close', r));
+      return { unavailable: `${script} --serve exited: ${stderr.trim().split('\n').pop() ?? ''}` };
+    }
+    return new TorchServer(child, lines, JSON.parse(first.value) as TorchInfo);
+  }
+
+  async run(op: Op): Promise<number> {
+    this.#child.stdin.write(`${op}\n`);
+    const line = await this.#lines.next();
+    const ms = line.done ? NaN : Number(line.value);
+    if (!Number.isFinite(ms)) throw new Error(`bench: PyTorch server answered '${String(line.value)}' to '${op}'`);
+    return ms;
+  }
+
+  close(): void {
+    this.#child.stdin.end();
+  }
+}
+
+/** Warm-up, then `runs` timed runs of ours and PyTorch's, alternating which goes first. */
+async function measure(op: Op, ours: () => void, torch: TorchServer | undefined, warmup: number, runs: number) {
+  for (let i = 0; i < warmup; i++) {
+    ours();
+    await torch?.run(op);
+  }
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    if (i % 2 === 0) a.push(timeMs(ours));
+    if (torch) b.push(await torch.run(op));
+    if (i % 2 === 1) a.push(timeMs(ours));
+  }
+  return { ours: summary(a), torch: torch ? summary(b) : undefined };
+}
+
+/** CPU model, cores, the libtorch actually loaded, Node version. */
+function machine(): Record<string, string | number> {
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
+  const maps = existsSync('/proc/self/maps') ? readFileSync('/proc/self/maps', 'utf8') : '';
+  const lib = /\s(\/\S*libtorch_cpu\.so\S*)$/m.exec(maps)?.[1];
+  const libtorch = lib ? realpathSync(lib) : 'unknown';
+  return {
+    cpu,
+    cores: availableParallelism(),
+    libtorch,
+    libtorchVersion: /\.so\.([\d.]+)$/.exec(libtorch)?.[1] ?? 'unknown',
+    node: process.version,
+    openblasCoretype: process.env.OPENBLAS_CORETYPE ?? '(unset)',
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      threads: { type: 'string', default: '2' },
+      runs: { type: 'string', default: '7' },
+      warmup: { type: 'string', default: '2' },
+      'no-torch': { type: 'boolean', default: false },
+      out: { type: 'string', default: join(repoRoot, 'bench', 'results', 'engine.json') },
+    },
+  });
+  const threads = Number(values.threads);
+  const runs = Number(values.runs);
+  const warmup = Number(values.warmup);
+  if (!(runs >= 5)) throw new RangeError(`--runs must be ≥ 5, got ${values.runs}`);
+
+  const config: Partial<UNetConfig> = { inChannels: 1, numClasses: 4, depth: 4, baseWidth: 16, norm: 'batch', seed: 0 };
+  const [batch, size, lr] = [8, 128, 1e-3];
+  const gflop = unetForwardGflop(config, batch, size);
+  const stepGflop = 3 * gflop; // forward + backward (input and weight gradients) ≈ 3 forwards
+
+  setNumThreads(threads);
+  const model = new UNet(config);
+  const x = randn([batch, 1, size, size]);
+  const y = randint(0, 4, [batch, size, size]);
+  const { flat, flatGrad } = model.params;
+
+  const forward = () => {
+    model.eval();
+    noGrad(() => model.forward(x).dispose());
+  };
+  const step = () => {
+    model.train();
+    model.params.zeroGrad();
+    const loss = tidy(() => crossEntropy(model.forward(x), y));
+    loss.backward();
+    loss.dispose();
+    noGrad(() => flat.add_(flatGrad, -lr));
+  };
+  const server = values['no-torch'] ? { unavailable: '--no-torch' } : await TorchServer.start(threads);
+  const torch = server instanceof TorchServer ? server : undefined;
+  if (torch && torch.info.params !== model.parameterCount) {
+    throw new Error(`bench: PyTorch model has ${torch.info.params} parameters, ours ${model.parameterCount}; the models differ`);
+  }
+  const fwd = await measure('forward', forward, torch, warmup, runs);
+  const stp = await measure('step', step, torch, warmup, runs);
+  torch?.close();
+  const ours = { threads: getNumThreads(), params: model.parameterCount };
+  model.dispose();
+
+  const m = machine();
+  const gfs = (g: number, ms: number) => g / (ms / 1000);
+  const row = (what: string, t: Timing, g: number, ref?: Timing) =>
+    `${what.padEnd(30)} ${t.medianMs.toFixed(1).padStart(8)} ms (min ${t.minMs.toFixed(1).padStart(7)}) ` +
+    `${gfs(g, t.medianMs).toFixed(1).padStart(7)} GFLOP/s` +
+    (ref ? `   ours/PyTorch ${(t.medianMs / ref.medianMs).toFixed(3)} (min ${(t.minMs / ref.minMs).toFixed(3)})` : '');
+  console.log(`U-Net depth 4, widths 16-32-64-128, ${batch}×1×${size}×${size}, 4 classes, batch norm; ${ours.params} parameters`);
+  console.log(`forward ${gflop.toFixed(3)} GFLOP (2 × conv multiply-adds), step ≈ 3× = ${stepGflop.toFixed(3)} GFLOP`);
+  console.log(`${m.cpu}, ${m.cores} cores, ${threads} threads, libtorch ${m.libtorchVersion}, node ${m.node}; median of ${runs} after ${warmup} warm-up, interleaved`);
+  console.log(row('hmcseg forward (eval, no grad)', fwd.ours, gflop, fwd.torch));
+  console.log(row('hmcseg train step', stp.ours, stepGflop, stp.torch));
+  if (torch && fwd.torch && stp.torch) {
+    console.log(row(`PyTorch ${torch.info.torch} forward`, fwd.torch, gflop));
+    console.log(row(`PyTorch ${torch.info.torch} train step`, stp.torch, stepGflop));
+  } else if (!(server instanceof TorchServer)) {
+    console.log(`PyTorch: unavailable (${server.unavailable})`);
+  }
+
+  const side = (f: Timing, s: Timing) => ({
+    forwardMs: f.medianMs,
+    forwardMinMs: f.minMs,
+    forwardRunsMs: f.runsMs,
+    forwardGflops: gfs(gflop, f.medianMs),
+    stepMs: s.medianMs,
+    stepMinMs: s.minMs,
+    stepRunsMs: s.runsMs,
+    stepGflops: gfs(stepGflop, s.medianMs),
+  });
+  const result = {
+    date: new Date().toISOString(),
+    command: `npm run bench -- --threads ${threads} --runs ${runs} --warmup ${warmup}`,
+    machine: m,
+    config: {
+      model: { ...config, dropout: 0 },
+      input: [batch, 1, size, size],
+      loss: 'cross-entropy (mean)',
+      optimizer: `SGD lr ${lr} on the flat buffer (PyTorch: torch.optim.SGD)`,
+      forwardMode: 'eval, no grad',
+      stepMode: 'train (batch statistics): zero grad + forward + loss + backward + update',
+      timing: 'runs of ours and PyTorch interleaved, alternating which goes first',
+      threads,
+      warmup,
+      runs,
+      forwardGflop: gflop,
+      stepGflop,
+    },
+    hmcseg: { threads: ours.threads, params: ours.params, ...side(fwd.ours, stp.ours) },
+    pytorch:
+      torch && fwd.torch && stp.torch
+        ? { version: torch.info.torch, python: torch.info.python, threads: torch.info.threads, params: torch.info.params, ...side(fwd.torch, stp.torch) }
+        : server,
+    ratio:
+      fwd.torch && stp.torch
+        ? {
+            forward: fwd.ours.medianMs / fwd.torch.medianMs,
+            step: stp.ours.medianMs / stp.torch.medianMs,
+            forwardOfMinima: fwd.ours.minMs / fwd.torch.minMs,
+            stepOfMinima: stp.ours.minMs / stp.torch.minMs,
+          }
+        : null,
+  };
+  writeFileAtomic(values.out as string, JSON.stringify(result, null, 2) + '\n');
+  console.log(`wrote ${values.out}`);
+}
+
+await main();
