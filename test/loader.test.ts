@@ -286,14 +286,15 @@ const b = await loader.next();
 console.log(JSON.stringify([a.images.length, b.images.length]));
 `,
     );
-    const t0 = Date.now();
-    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((res) => {
-      execFile(process.execPath, [script], { timeout: 20_000 }, (err, out) =>
-        res({ code: err === null ? 0 : ((err as { code?: number }).code ?? -1), stdout: out }),
-      );
-    });
-    expect(code).toBe(0);
-    expect(stdout.trim()).toBe(JSON.stringify([4 * NX * NY, 4 * NX * NY]));
-    expect(Date.now() - t0).toBeLessThan(15_000);
+    // A hang here was timing-dependent (a port re-ref'd by a late listener), so run it a few times.
+    for (let run = 0; run < 3; run++) {
+      const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((res) => {
+        execFile(process.execPath, [script], { timeout: 10_000 }, (err, out) =>
+          res({ code: err === null ? 0 : ((err as { code?: number }).code ?? -1), stdout: out }),
+        );
+      });
+      expect(code).toBe(0);
+      expect(stdout.trim()).toBe(JSON.stringify([4 * NX * NY, 4 * NX * NY]));
+    }
   });
 });

@@ -265,14 +265,15 @@ class Loader implements BatchLoader {
 
   #startWorker(url: URL, init: WorkerInit, k: number): void {
     const worker = new Worker(url, { workerData: init });
-    // Idle workers must not keep the process alive; a worker is ref'd only while next() waits on it.
-    worker.unref();
     this.#workers.push({ worker, awaited: 0, inflight: 0 });
     worker.on('message', (reply: WorkerReply) => this.#onReply(reply));
     worker.on('error', (err) => this.#fail(new Error(`loader: worker ${k} failed: ${err.message}`, { cause: err })));
     worker.on('exit', (code) => {
       if (this.#closing === null) this.#fail(new Error(`loader: worker ${k} exited unexpectedly (code ${code})`));
     });
+    // Idle workers must not keep the process alive; a worker is ref'd only while next() waits on it.
+    // (After the listeners: attaching a 'message' listener refs the worker's port again.)
+    worker.unref();
   }
 
   #normalize(s: LoaderState): LoaderState {
