@@ -1,0 +1,90 @@
+/**
+ * `hmcseg smoke`: trains a small U-Net for a few steps on random images with a learnable target
+ * and prints the loss falling — a quick end-to-end check of the native engine, autograd, the flat
+ * parameter buffer and the loss.
+ */
+import { avgPool2d, Generator, noGrad, randn, setNumThreads, tidy, where, zeros, type Tensor } from '../engine/index.js';
+import { segmentationLoss, UNet } from '../models/index.js';
+
+export interface SmokeOptions {
+  /** Training steps (default 30). */
+  readonly steps?: number;
+  /** Seed of the weights and the data (default 0). */
+  readonly seed?: number;
+  /** Print the loss every this many steps (default 5; the first and last step are always printed). */
+  readonly logEvery?: number;
+  /** Where lines go (default console.log). */
+  readonly log?: (line: string) => void;
+  /** libtorch threads; left as they are when omitted. */
+  readonly threads?: number;
+}
+
+export interface SmokeResult {
+  /** Loss at each step, before that step's update. */
+  readonly losses: number[];
+  readonly seconds: number;
+  readonly parameterCount: number;
+}
+
+const BATCH = 4;
+const SIZE = 64;
+/** A 5×5 box blur of N(0, 1) noise has σ = 1/5; thresholds at ±σ/2 give three similar-sized classes. */
+const THRESHOLD = 0.1;
+
+/** Random images and their target: class 0 / 1 / 2 where the blurred image is low / middle / high. */
+function batch(gen: Generator): [Tensor, Tensor] {
+  return tidy(() => {
+    const x = randn([BATCH, 1, SIZE, SIZE], { generator: gen });
+    const b = avgPool2d(x, 5, { stride: 1, padding: 2, countIncludePad: false }).squeeze(1);
+    const y = where(b.gt(THRESHOLD), 2, where(b.lt(-THRESHOLD), 0, 1)).to('int64');
+    return [x, y];
+  });
+}
+
+/**
+ * Trains a U-Net (depth 3, base width 8, batch norm, 3 classes) with SGD + momentum on the flat
+ * parameter buffer, a fresh random 4×1×64×64 batch each step, loss = cross-entropy + soft Dice.
+ *
+ * @returns the loss history; it falls from ≈ 2.0 to below 1.0 in 30 steps (≈ 3 s on 2 cores) when the engine works.
+ */
+export function runSmoke(opts: SmokeOptions = {}): SmokeResult {
+  const steps = opts.steps ?? 30;
+  const seed = opts.seed ?? 0;
+  const logEvery = opts.logEvery ?? 5;
+  const log = opts.log ?? ((line: string) => console.log(line));
+  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`runSmoke: steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(logEvery) || logEvery < 1) throw new RangeError(`runSmoke: logEvery must be a positive integer, got ${logEvery}`);
+  if (opts.threads !== undefined) setNumThreads(opts.threads);
+
+  const [lr, momentum] = [0.05, 0.9];
+  const model = new UNet({ depth: 3, baseWidth: 8, numClasses: 3, norm: 'batch', seed });
+  const data = new Generator(seed + 1);
+  const { flat, flatGrad } = model.params;
+  const parameterCount = model.parameterCount;
+  const velocity = zeros(flat.shape);
+  const losses: number[] = [];
+  const t0 = performance.now();
+  log(`smoke: U-Net depth 3, base width 8, ${parameterCount} parameters; ${steps} steps of SGD-momentum on ${BATCH}×1×${SIZE}×${SIZE}`);
+  try {
+    for (let step = 0; step < steps; step++) {
+      const [x, y] = batch(data);
+      model.params.zeroGrad();
+      const loss = tidy(() => segmentationLoss(model.forward(x), y));
+      loss.backward();
+      losses.push(loss.item());
+      for (const t of [x, y, loss]) t.dispose();
+      noGrad(() => {
+        velocity.mul_(momentum).add_(flatGrad, -lr);
+        flat.add_(velocity);
+      });
+      if (step === 0 || step === steps - 1 || (step + 1) % logEvery === 0) {
+        log(`step ${String(step + 1).padStart(4)}  loss ${losses[step].toFixed(4)}  ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      }
+    }
+  } finally {
+    velocity.dispose();
+    data.dispose();
+    model.dispose();
+  }
+  return { losses, seconds: (performance.now() - t0) / 1000, parameterCount };
+}
