@@ -250,6 +250,20 @@ describe('createLoader (worker threads)', () => {
     await loader.close();
   });
 
+  it('rejects pending batches when a worker crashes or exits', async () => {
+    const throwing = join(tmp, 'throwing-worker.mjs');
+    writeFileSync(throwing, "throw new Error('boom at load');\n");
+    const a = createLoader(makeSamples(8), base({ workers: 1, workerUrl: pathToFileURL(throwing) }));
+    await expect(a.next()).rejects.toThrow(/loader: worker 0 failed: boom at load/);
+    await expect(a.next()).rejects.toThrow(/worker 0 failed/);
+    await a.close();
+    const exiting = join(tmp, 'exiting-worker.mjs');
+    writeFileSync(exiting, 'process.exit(3);\n');
+    const b = createLoader(makeSamples(8), base({ workers: 1, workerUrl: pathToFileURL(exiting) }));
+    await expect(b.next()).rejects.toThrow(/loader: worker 0 exited unexpectedly \(code 3\)/);
+    await b.close();
+  });
+
   it('closes cleanly with batches in flight, and when a for-await loop stops early', async () => {
     const samples = makeSamples(16);
     const loader = createLoader(samples, base({ workers: 2, workerUrl, prefetch: 4 }));
