@@ -5,7 +5,8 @@
  * Derivation. The posterior over weights θ given N training examples, with a Gaussian prior
  * N(0, σ²I), has the energy `U(θ) = N·L̄(θ) + ‖θ‖²/(2σ²)`, L̄ the mean loss (negative log
  * likelihood per example), estimated on a mini-batch. HMC simulates Hamiltonian dynamics with a
- * unit mass, `H(θ, r) = U(θ) + ½‖r‖²`; SGHMC (Chen et al. 2014) adds a friction C that absorbs the
+ * unit mass, `H(θ, r) = U(θ) + ½‖r‖²`; SGHMC (Chen, Fox and Guestrin 2014, "Stochastic Gradient
+ * Hamiltonian Monte Carlo", ICML) adds a friction C that absorbs the
  * mini-batch noise: `dθ = r dt`, `dr = −∇U dt − C r dt + N(0, 2CT dt)`, whose stationary density
  * is ∝ exp(−U/T − ‖r‖²/(2T)), so θ follows the tempered posterior p(θ | D)^{1/T}. Euler steps of size h
  * with `v = h·r`, `α = hC` (friction per step) and `η' = h²` give
@@ -18,8 +19,8 @@
  * ```
  *
  * - T = 1 samples the Bayes posterior; T < 1 a cold posterior p^{1/T} (Wenzel et al. 2020, "How
- *   good is the Bayes posterior in deep neural networks really?", ICML), T = 0 none: the update is
- *   then exactly SGD with momentum μ, learning rate η and weight decay `1/(N·σ²)`.
+ *   good is the Bayes posterior in deep neural networks really?", ICML); T = 0 adds no noise: the
+ *   update is then exactly SGD with momentum μ, learning rate η and weight decay `1/(N·σ²)`.
  * - N stays explicit (`numData`) and is not folded into T: with a mean loss the noise is
  *   `sqrt(2(1 − μ)ηT/N)` (posteriors' "temperature = 1/num_data" is the same thing at T = 1).
  * - With a cyclical η and a noise gate that is off in exploration phases this is cSGHMC (Zhang et
@@ -28,7 +29,7 @@
  *
  * Relation to PyTorch's `torch.optim.SGD(lr=η, momentum=μ, weight_decay=wd)`, which keeps
  * `b ← μ·b + g + wd·θ; θ ← θ − η·b`: with a constant η, `v = −η·b` at every step and the two are
- * identical step for step. With a changing η they differ: here `v_k = −Σ_j μ^{k−j} η_j g_j` (each
+ * identical step for step. With a changing η they differ: here `v_k = −Σ_j μ^{k−j} η_j g_j`, g_j including `wd·θ_j` (each
  * gradient scaled by the η of its own step, as the discretised dynamics require), in PyTorch
  * `θ` moves by `−η_k Σ_j μ^{k−j} g_j`. `sgd()` in sgd.ts is the PyTorch form, for baselines.
  *
