@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { full, liveTensors, randint, tensor, tidy, zeros, Generator, type Tensor } from '../src/engine/index.js';
-import { cosine, cycleLayout, sgd, sghmc, type SGHMC, type SGHMCState } from '../src/bayes/index.js';
+import { chain, clipByGlobalNorm, cosine, cycleLayout, sgd, sghmc, type SGHMC, type SGHMCState } from '../src/bayes/index.js';
 import { Rng } from '../src/util/rng.js';
 
 interface TorchCase {
@@ -301,5 +301,30 @@ describe('sghmc noise gate, checkpoints and bad calls', () => {
     const ckpt = sampler.checkpoint(st);
     expect(() => sampler.init(zeros([3]), { resume: ckpt })).toThrow(/checkpoint momentum has shape \[4\], params have \[3\]/);
     sampler.dispose(st);
+  });
+});
+
+describe('gradient transforms', () => {
+  it('clipByGlobalNorm scales to maxNorm above it and leaves smaller gradients alone', () => {
+    const g = tensor([3, 4, 0, 0]);
+    clipByGlobalNorm(1)(g, g, 0);
+    const got = Array.from(g.toArray() as Float32Array);
+    [0.6, 0.8, 0, 0].forEach((want, i) => expect(got[i]).toBeCloseTo(want, 6));
+    const small = tensor([3, 4]);
+    clipByGlobalNorm(10)(small, small, 0);
+    expect(Array.from(small.toArray() as Float32Array)).toEqual([3, 4]);
+  });
+
+  it('chain(sgd, clip) = sgd on the clipped gradient, and keeps the rest of sgd', () => {
+    const opt = chain(sgd({ lr: 0.1, momentum: 0.5 }), clipByGlobalNorm(1));
+    const params = tensor([1, 1]);
+    let st = opt.init(params);
+    st = opt.update(st, tensor([0, 10])); // clipped to [0, 1]: b = [0, 1], θ = [1, 0.9]
+    st = opt.update(st, tensor([0.3, 0.4])); // norm 0.5, kept: b = [0.3, 0.9], θ = [0.97, 0.81]
+    const got = Array.from(params.toArray() as Float32Array);
+    [0.97, 0.81].forEach((want, i) => expect(got[i]).toBeCloseTo(want, 6));
+    expect(opt.checkpoint(st).step).toBe(2);
+    opt.dispose(st);
+    expect(() => clipByGlobalNorm(0)).toThrow(/clipByGlobalNorm: maxNorm=0 must be positive and finite/);
   });
 });

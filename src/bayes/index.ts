@@ -32,3 +32,4 @@ export {
   type SGHMCStepInfo,
 } from './sghmc.js';
 export { sgd, type SGD, type SGDOptions, type SGDState, type SGDCheckpoint } from './sgd.js';
+export { chain, clipByGlobalNorm, type GradientTransform, type Updater } from './transforms.js';
