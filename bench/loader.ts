@@ -12,7 +12,7 @@
  * Data: $HMCSEG_DATA or ../shared/data relative to the working directory (the repo root).
  * Writes bench/results/loader.json.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_AUGMENT } from '../src/data/augment.js';
@@ -109,7 +109,7 @@ for (const workers of [1, 2]) {
 const build = stats(buildMs);
 const fmt = (x: number): string => x.toFixed(2).padStart(8);
 console.log(`loader bench: ${samples.length} slices from ${CASES} ACDC volumes, batch ${BATCH} × ${SIZE} × ${SIZE}, ` +
-  `default augmentation, ${availableParallelism()} CPUs`);
+  `default augmentation, ${availableParallelism()} CPUs, load average ${loadavg()[0].toFixed(2)}`);
 console.log(`preprocessVolume: mean ${stats(preprocessMs).mean.toFixed(1)} ms per volume`);
 console.log('');
 console.log('what                                   mean    median       p90       max   (ms)');
@@ -126,6 +126,8 @@ const result = {
   date: new Date().toISOString(),
   node: process.version,
   cpus: availableParallelism(),
+  /** 1-minute load average at the end: other processes on a 2-core machine inflate the times. */
+  loadAverage1m: loadavg()[0],
   data: { dir: dataDir, volumes: CASES, slices: samples.length },
   batch: { size: BATCH, nx: SIZE, ny: SIZE, augment: 'DEFAULT_AUGMENT' },
   preprocessVolumeMs: stats(preprocessMs),
