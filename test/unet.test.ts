@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { crossEntropy, noGrad, randn, tensor, tidy, zeros, type Tensor } from '../src/engine/index.js';
+import { crossEntropy, liveTensors, noGrad, randn, tensor, tidy, zeros, type Tensor } from '../src/engine/index.js';
 import { UNet, unetForwardGflop } from '../src/models/index.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -23,6 +23,20 @@ describe('UNet', () => {
     expect(y.shape).toEqual([2, 4, 16, 24]);
     expect(() => m.forward(randn([2, 1, 18, 16]))).toThrow(/divisible by 4, got \[2, 1, 18, 16\]/);
     expect(() => m.forward(randn([2, 3, 16, 16]))).toThrow(/N×1×H×W/);
+    m.dispose();
+  });
+
+  it('leaves only its output alive, with and without gradients', () => {
+    const m = new UNet({ depth: 3, baseWidth: 4, dropout: 0.2, dropoutPlacement: 'all' });
+    const x = randn([2, 1, 16, 16]);
+    const before = liveTensors();
+    const y = noGrad(() => m.forward(x));
+    expect(liveTensors()).toBe(before + 1);
+    y.dispose();
+    const loss = m.forward(x).sum();
+    expect(liveTensors()).toBe(before + 2); // the logits (not disposed here) and the loss
+    loss.backward();
+    expect(m.params.flatGrad.abs().sum().item()).toBeGreaterThan(0);
     m.dispose();
   });
 

@@ -208,49 +208,68 @@ export class UNet extends Module {
         `UNet.forward: input must be N×${c.inChannels}×H×W with H, W divisible by ${f}, got [${s.join(', ')}]`,
       );
     }
+    // Each intermediate is freed as soon as it is consumed (autograd keeps what backward needs), as
+    // Python's reference counting would do: memory stays small and cache-warm. tidy() catches the
+    // rest (e.g. on an exception).
     return tidy(() => {
       const skips: Tensor[] = [];
       let h = x;
+      const swap = (next: Tensor) => {
+        if (h !== x) h.dispose();
+        h = next;
+      };
       for (const b of this.#blocks) {
         if (b.name.startsWith('enc')) {
-          h = this.#block(b, h);
-          skips.push(h);
-          h = maxPool2d(h, 2);
+          const skip = this.#block(b, h);
+          swap(maxPool2d(skip, 2));
+          skips.push(skip);
         } else if (b.name === 'bottleneck') {
-          h = this.#block(b, h);
+          swap(this.#block(b, h));
         } else {
           const l = b.name.slice(3);
-          const up = convTranspose2d(h, this.param(`up${l}.weight`), this.param(`up${l}.bias`), { stride: 2 });
-          h = this.#block(b, cat([skips.pop() as Tensor, up], 1));
+          swap(convTranspose2d(h, this.param(`up${l}.weight`), this.param(`up${l}.bias`), { stride: 2 }));
+          const skip = skips.pop() as Tensor;
+          swap(cat([skip, h], 1));
+          skip.dispose();
+          swap(this.#block(b, h));
         }
       }
-      return conv2d(h, this.param('head.weight'), this.param('head.bias'));
+      const logits = conv2d(h, this.param('head.weight'), this.param('head.bias'));
+      swap(logits);
+      return logits;
     });
   }
 
+  /** One block; frees its intermediates at once and never `x`. */
   #block(b: BlockSpec, x: Tensor): Tensor {
     const norm = this.config.norm;
     let h = x;
+    const swap = (next: Tensor) => {
+      if (h !== x && h !== next) h.dispose();
+      h = next;
+    };
     for (const i of [1, 2] as const) {
       const conv = `${b.name}.conv${i}`;
-      h = conv2d(h, this.param(`${conv}.weight`), norm === 'none' ? this.param(`${conv}.bias`) : undefined, { padding: 1 });
+      swap(conv2d(h, this.param(`${conv}.weight`), norm === 'none' ? this.param(`${conv}.bias`) : undefined, { padding: 1 }));
       const n = `${b.name}.${normName(norm, i)}`;
       if (norm === 'batch') {
-        h = batchNorm(h, {
-          weight: this.param(`${n}.weight`),
-          bias: this.param(`${n}.bias`),
-          runningMean: this.buffer(`${n}.running_mean`),
-          runningVar: this.buffer(`${n}.running_var`),
-          training: this.training,
-          momentum: BN_MOMENTUM,
-          eps: NORM_EPS,
-        });
+        swap(
+          batchNorm(h, {
+            weight: this.param(`${n}.weight`),
+            bias: this.param(`${n}.bias`),
+            runningMean: this.buffer(`${n}.running_mean`),
+            runningVar: this.buffer(`${n}.running_var`),
+            training: this.training,
+            momentum: BN_MOMENTUM,
+            eps: NORM_EPS,
+          }),
+        );
       } else if (norm === 'instance') {
-        h = instanceNorm(h, { weight: this.param(`${n}.weight`), bias: this.param(`${n}.bias`), eps: NORM_EPS });
+        swap(instanceNorm(h, { weight: this.param(`${n}.weight`), bias: this.param(`${n}.bias`), eps: NORM_EPS }));
       }
-      h = h.relu();
+      swap(h.relu());
     }
-    if (b.dropout && this.#dropoutActive) h = dropout(h, this.config.dropout, true, this.generator);
+    if (b.dropout && this.#dropoutActive) swap(dropout(h, this.config.dropout, true, this.generator));
     return h;
   }
 }
