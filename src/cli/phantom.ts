@@ -3,17 +3,9 @@
  *
  *   hmcseg phantom --out DIR --cases N --contrast ssfp|t1map|t2map --seed S [--size 128]
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { integerIn } from './args.js';
 import { PHANTOM_CONTRASTS, writePhantomDataset, type PhantomContrast } from '../data/phantom/index.js';
-
-function integerIn(lo: number, hi: number, what: string): (value: string) => number {
-  return (value: string) => {
-    if (!/^[+-]?\d+$/.test(value.trim())) throw new InvalidArgumentError(`${what}, got "${value}".`);
-    const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < lo || n > hi) throw new InvalidArgumentError(`${what}, got "${value}".`);
-    return n;
-  };
-}
 
 interface PhantomCliOptions {
   readonly out: string;

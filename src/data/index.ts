@@ -4,3 +4,6 @@ export * from './labels.js';
 export * from './datasets.js';
 export * from './splits.js';
 export * from './phantom/index.js';
+export * from './preprocess.js';
+export * from './augment.js';
+export * from './loader.js';
