@@ -48,9 +48,34 @@ int32_t toDtypeCode(at::ScalarType t) {
 // ---------------------------------------------------------------------------------------------
 // NTensor
 
+// dispose() frees the tensor and removes the wrap, so no finalizer is left for the GC. Node runs
+// napi finalizers from the event loop (setImmediate): in a synchronous loop the finalizer records
+// of collected handles (~0.7 KB each) would pile up until it yields. A disposed handle is a plain
+// object; dispose() and isDisposed() are therefore plain functions, not ObjectWrap methods.
+static Napi::Value disposeHandle(const Napi::CallbackInfo& info) {
+  void* native = nullptr;
+  if (napi_remove_wrap(info.Env(), info.This(), &native) == napi_ok && native != nullptr) {
+    delete static_cast<NTensor*>(native);
+  }
+  return info.Env().Undefined();
+}
+
+static Napi::Value isDisposedHandle(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), NTensor::of(info.Env(), info.This()) == nullptr);
+}
+
 Napi::Function NTensor::Init(Napi::Env env) {
-  return DefineClass(env, "NativeTensor",
-                     {InstanceMethod("dispose", &NTensor::Dispose), InstanceMethod("isDisposed", &NTensor::IsDisposed)});
+  Napi::Function ctor = DefineClass(env, "NativeTensor", {});
+  Napi::Object proto = ctor.Get("prototype").As<Napi::Object>();
+  proto.Set("dispose", Napi::Function::New(env, disposeHandle, "dispose"));
+  proto.Set("isDisposed", Napi::Function::New(env, isDisposedHandle, "isDisposed"));
+  return ctor;
+}
+
+NTensor* NTensor::of(napi_env env, napi_value handle) {
+  void* native = nullptr;
+  if (napi_unwrap(env, handle, &native) != napi_ok) return nullptr;
+  return static_cast<NTensor*>(native);
 }
 
 NTensor::NTensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NTensor>(info) {}
@@ -67,7 +92,6 @@ void NTensor::release() {
 void NTensor::set(at::Tensor t) {
   release();
   t_ = std::move(t);
-  wasSet_ = true;
   g_live.fetch_add(1);
 }
 
@@ -78,12 +102,6 @@ const at::Tensor& NTensor::get(const char* op, size_t index) const {
   return t_;
 }
 
-Napi::Value NTensor::Dispose(const Napi::CallbackInfo& info) {
-  release();
-  return info.Env().Undefined();
-}
-
-Napi::Value NTensor::IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !t_.defined()); }
 
 Napi::Value wrap(Napi::Env env, at::Tensor t) {
   auto* data = env.GetInstanceData<AddonData>();
@@ -115,7 +133,9 @@ void Args::fail(size_t i, const std::string& what) const {
 
 const at::Tensor& Args::t(size_t i) const {
   if (!isTensor(i)) fail(i, "must be a Tensor");
-  return NTensor::Unwrap(info_[i].As<Napi::Object>())->get(op_, i);
+  NTensor* nt = NTensor::of(env(), info_[i]);
+  if (nt == nullptr) fail(i, "is a disposed tensor");
+  return nt->get(op_, i);
 }
 
 c10::optional<at::Tensor> Args::optT(size_t i) const {
@@ -134,7 +154,9 @@ std::vector<at::Tensor> Args::tensors(size_t i) const {
     if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(data->tensorCtor.Value())) {
       fail(i, "element " + std::to_string(k) + " is not a Tensor");
     }
-    out.push_back(NTensor::Unwrap(v.As<Napi::Object>())->get(op_, i));
+    NTensor* nt = NTensor::of(env(), v);
+    if (nt == nullptr) fail(i, "element " + std::to_string(k) + " is a disposed tensor");
+    out.push_back(nt->get(op_, i));
   }
   return out;
 }
@@ -199,8 +221,8 @@ std::string Args::describe() const {
     return v.IsObject() && v.As<Napi::Object>().InstanceOf(data->tensorCtor.Value());
   };
   auto one = [&](const Napi::Value& v, size_t i) {
-    NTensor* nt = NTensor::Unwrap(v.As<Napi::Object>());
-    if (nt->disposed()) {
+    NTensor* nt = NTensor::of(env(), v);
+    if (nt == nullptr) {
       os << "<disposed>";
     } else {
       const at::Tensor& t = nt->get(op_, i);

@@ -20,24 +20,23 @@ int32_t toDtypeCode(at::ScalarType t);
 // Count of native tensors alive (created and neither disposed nor garbage-collected).
 extern std::atomic<int64_t> g_live;
 
-// A JavaScript handle that owns one at::Tensor. dispose() frees it at once; otherwise the GC does.
+// A JavaScript handle that owns one at::Tensor. dispose() frees it at once and unwraps the handle;
+// otherwise the GC's finalizer does.
 class NTensor : public Napi::ObjectWrap<NTensor> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit NTensor(const Napi::CallbackInfo& info);
   ~NTensor() override;
 
+  // The NTensor of a handle object, or nullptr once the handle is disposed.
+  static NTensor* of(napi_env env, napi_value handle);
   void set(at::Tensor t);
   const at::Tensor& get(const char* op, size_t index) const;
-  bool disposed() const { return !t_.defined() && wasSet_; }
 
  private:
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
   void release();
 
   at::Tensor t_;
-  bool wasSet_ = false;
 };
 
 // Per-addon state: the constructor of NTensor, to make handles for results.

@@ -4,7 +4,7 @@
  * model with a few native calls (`flat.add_(...)`) instead of one per tensor.
  */
 import { noGrad } from './autograd.js';
-import { keep, zeros, type DType, type Shape, type Tensor } from './tensor.js';
+import { keep, tidy, zeros, type DType, type Shape, type Tensor } from './tensor.js';
 
 export interface ParameterSpec {
   readonly name: string;
@@ -24,6 +24,7 @@ export class FlatParameters {
   readonly flatGrad: Tensor;
   readonly slots: readonly ParameterSlot[];
   readonly #params = new Map<string, Tensor>();
+  readonly #grads: Tensor[] = [];
 
   constructor(specs: readonly ParameterSpec[], opts: { dtype?: DType; device?: string } = {}) {
     const names = new Set<string>();
@@ -44,16 +45,18 @@ export class FlatParameters {
     const dtype = opts.dtype ?? 'float32';
     this.flat = keep(zeros([offset], { dtype, device: opts.device }));
     this.flatGrad = keep(zeros([offset], { dtype, device: opts.device }));
-    noGrad(() => {
-      for (const s of slots) {
-        const view = this.flat.narrow(0, s.offset, s.numel).view(s.shape);
-        const p = keep(view.detach().requiresGrad_(true));
-        view.dispose();
-        const gView = this.flatGrad.narrow(0, s.offset, s.numel).view(s.shape);
-        p.setGrad(keep(gView));
-        this.#params.set(s.name, p);
-      }
-    });
+    // tidy frees the intermediate narrow() handles; keep() holds each parameter and gradient view.
+    noGrad(() =>
+      tidy(() => {
+        for (const s of slots) {
+          const p = keep(this.flat.narrow(0, s.offset, s.numel).view(s.shape).detach().requiresGrad_(true));
+          const g = keep(this.flatGrad.narrow(0, s.offset, s.numel).view(s.shape));
+          p.setGrad(g);
+          this.#params.set(s.name, p);
+          this.#grads.push(g);
+        }
+      }),
+    );
   }
 
   /** Total number of scalar parameters. */
@@ -81,6 +84,8 @@ export class FlatParameters {
     this.flat.dispose();
     this.flatGrad.dispose();
     for (const p of this.#params.values()) p.dispose();
+    for (const g of this.#grads) g.dispose();
     this.#params.clear();
+    this.#grads.length = 0;
   }
 }
