@@ -170,7 +170,7 @@ describe('BAD CALL - bad arguments', () => {
     expectThrow(() => ones([2]).mul(t), TypeError, /^mul: argument 1 is a disposed tensor/);
     expectThrow(() => t.shape, TypeError, /^shape: argument 0 is a disposed tensor/);
     expectThrow(() => t.toArray(), TypeError, /^dtype: argument 0 is a disposed tensor/);
-    expectThrow(() => cat([ones([1]), t]), TypeError, /^cat: argument 0 is a disposed tensor/);
+    expectThrow(() => cat([ones([1]), t]), TypeError, /^cat: argument 0 element 1 is a disposed tensor/);
   });
 
   it('tensor() with data that does not fill the shape', () => {
