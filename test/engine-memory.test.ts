@@ -114,7 +114,7 @@ describe('tidy, keep and dispose', () => {
     const before = liveTensors();
     const r = tidy(() => outside.add(1).mul(2).sub(outside));
     expect(liveTensors()).toBe(before + 1);
-    expect(Array.from(r.toArray())).toEqual([3, 3]);
+    expect(Array.from(r.toArray() as Float32Array)).toEqual([3, 3]);
     expect(outside.isDisposed).toBe(false);
     r.dispose();
     outside.dispose();
