@@ -4,3 +4,4 @@ export * from './autograd.js';
 export * from './runtime.js';
 export * from './flat.js';
 export { DTYPES } from './binding.js';
+export * from './weights.js';
