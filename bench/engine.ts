@@ -6,13 +6,13 @@
  * interleaved (ours, PyTorch, PyTorch, ours, …) so that load from other processes hits both alike.
  * Medians (and minima) over `--runs` after `--warmup` runs.
  *
- *   npx tsc -p tsconfig.build.json && node dist/bench/engine.js [--threads 2] [--runs 7] [--warmup 2] [--no-torch]
+ *   npx tsc -p tsconfig.build.json && node dist/bench/engine.js [--threads 2] [--runs 11] [--warmup 2] [--no-torch]
  *
  * Writes bench/results/engine.json.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -29,7 +29,12 @@ interface Timing {
   medianMs: number;
   minMs: number;
   runsMs: number[];
+  /** Median process CPU time (all threads): less sensitive than wall time to other processes. */
+  cpuMedianMs: number;
 }
+
+/** One run: wall-clock and process CPU milliseconds. */
+type Sample = [wallMs: number, cpuMs: number];
 
 interface TorchInfo {
   torch: string;
@@ -47,15 +52,20 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-const summary = (runsMs: number[]): Timing => ({ medianMs: median(runsMs), minMs: Math.min(...runsMs), runsMs });
-
-function timeMs(fn: () => void): number {
-  const t0 = performance.now();
-  fn();
-  return performance.now() - t0;
+function summary(samples: readonly Sample[]): Timing {
+  const runsMs = samples.map((s) => s[0]);
+  return { medianMs: median(runsMs), minMs: Math.min(...runsMs), runsMs, cpuMedianMs: median(samples.map((s) => s[1])) };
 }
 
-/** bench/engine_torch.py --serve: one line per command, answered with the milliseconds it took. */
+function timeMs(fn: () => void): Sample {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  fn();
+  const c = process.cpuUsage(c0);
+  return [performance.now() - t0, (c.user + c.system) / 1000];
+}
+
+/** bench/engine_torch.py --serve: one line per command, answered with the wall and CPU milliseconds it took. */
 class TorchServer {
   readonly #child: ChildProcessWithoutNullStreams;
   readonly #lines: AsyncIterator<string>;
@@ -82,12 +92,14 @@ class TorchServer {
     return new TorchServer(child, lines, JSON.parse(first.value) as TorchInfo);
   }
 
-  async run(op: Op): Promise<number> {
+  async run(op: Op): Promise<Sample> {
     this.#child.stdin.write(`${op}\n`);
     const line = await this.#lines.next();
-    const ms = line.done ? NaN : Number(line.value);
-    if (!Number.isFinite(ms)) throw new Error(`bench: PyTorch server answered '${String(line.value)}' to '${op}'`);
-    return ms;
+    const ms = line.done ? [] : line.value.split(' ').map(Number);
+    if (ms.length !== 2 || !ms.every(Number.isFinite)) {
+      throw new Error(`bench: PyTorch server answered '${String(line.value)}' to '${op}'`);
+    }
+    return [ms[0], ms[1]];
   }
 
   close(): void {
@@ -101,8 +113,8 @@ async function measure(op: Op, ours: () => void, torch: TorchServer | undefined,
     ours();
     await torch?.run(op);
   }
-  const a: number[] = [];
-  const b: number[] = [];
+  const a: Sample[] = [];
+  const b: Sample[] = [];
   for (let i = 0; i < runs; i++) {
     if (i % 2 === 0) a.push(timeMs(ours));
     if (torch) b.push(await torch.run(op));
@@ -111,8 +123,18 @@ async function measure(op: Op, ours: () => void, torch: TorchServer | undefined,
   return { ours: summary(a), torch: torch ? summary(b) : undefined };
 }
 
+interface Machine {
+  cpu: string;
+  cores: number;
+  /** The libtorch_cpu shared library this process loaded. */
+  libtorch: string;
+  libtorchVersion: string;
+  node: string;
+  openblasCoretype: string;
+}
+
 /** CPU model, cores, the libtorch actually loaded, Node version. */
-function machine(): Record<string, string | number> {
+function machine(): Machine {
   const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
   const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
   const maps = existsSync('/proc/self/maps') ? readFileSync('/proc/self/maps', 'utf8') : '';
@@ -132,7 +154,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       threads: { type: 'string', default: '2' },
-      runs: { type: 'string', default: '7' },
+      runs: { type: 'string', default: '11' },
       warmup: { type: 'string', default: '2' },
       'no-torch': { type: 'boolean', default: false },
       out: { type: 'string', default: join(repoRoot, 'bench', 'results', 'engine.json') },
@@ -166,6 +188,7 @@ async function main(): Promise<void> {
     loss.dispose();
     noGrad(() => flat.add_(flatGrad, -lr));
   };
+  const loadBefore = loadavg()[0];
   const server = values['no-torch'] ? { unavailable: '--no-torch' } : await TorchServer.start(threads);
   const torch = server instanceof TorchServer ? server : undefined;
   if (torch && torch.info.params !== model.parameterCount) {
@@ -177,15 +200,19 @@ async function main(): Promise<void> {
   const ours = { threads: getNumThreads(), params: model.parameterCount };
   model.dispose();
 
-  const m = machine();
+  const m = { ...machine(), loadAverage1m: { before: loadBefore, after: loadavg()[0] } };
   const gfs = (g: number, ms: number) => g / (ms / 1000);
   const row = (what: string, t: Timing, g: number, ref?: Timing) =>
     `${what.padEnd(30)} ${t.medianMs.toFixed(1).padStart(8)} ms (min ${t.minMs.toFixed(1).padStart(7)}) ` +
     `${gfs(g, t.medianMs).toFixed(1).padStart(7)} GFLOP/s` +
-    (ref ? `   ours/PyTorch ${(t.medianMs / ref.medianMs).toFixed(3)} (min ${(t.minMs / ref.minMs).toFixed(3)})` : '');
+    ` cpu ${t.cpuMedianMs.toFixed(0).padStart(6)} ms` +
+    (ref
+      ? `   ours/PyTorch ${(t.medianMs / ref.medianMs).toFixed(3)} (min ${(t.minMs / ref.minMs).toFixed(3)}, cpu ${(t.cpuMedianMs / ref.cpuMedianMs).toFixed(3)})`
+      : '');
   console.log(`U-Net depth 4, widths 16-32-64-128, ${batch}×1×${size}×${size}, 4 classes, batch norm; ${ours.params} parameters`);
   console.log(`forward ${gflop.toFixed(3)} GFLOP (2 × conv multiply-adds), step ≈ 3× = ${stepGflop.toFixed(3)} GFLOP`);
   console.log(`${m.cpu}, ${m.cores} cores, ${threads} threads, libtorch ${m.libtorchVersion}, node ${m.node}; median of ${runs} after ${warmup} warm-up, interleaved`);
+  console.log(`load average (1 min) ${loadBefore.toFixed(2)} before, ${m.loadAverage1m.after.toFixed(2)} after: other processes share these cores`);
   console.log(row('hmcseg forward (eval, no grad)', fwd.ours, gflop, fwd.torch));
   console.log(row('hmcseg train step', stp.ours, stepGflop, stp.torch));
   if (torch && fwd.torch && stp.torch) {
@@ -204,6 +231,8 @@ async function main(): Promise<void> {
     stepMinMs: s.minMs,
     stepRunsMs: s.runsMs,
     stepGflops: gfs(stepGflop, s.medianMs),
+    forwardCpuMs: f.cpuMedianMs,
+    stepCpuMs: s.cpuMedianMs,
   });
   const result = {
     date: new Date().toISOString(),
@@ -235,6 +264,8 @@ async function main(): Promise<void> {
             step: stp.ours.medianMs / stp.torch.medianMs,
             forwardOfMinima: fwd.ours.minMs / fwd.torch.minMs,
             stepOfMinima: stp.ours.minMs / stp.torch.minMs,
+            forwardCpu: fwd.ours.cpuMedianMs / fwd.torch.cpuMedianMs,
+            stepCpu: stp.ours.cpuMedianMs / stp.torch.cpuMedianMs,
           }
         : null,
   };

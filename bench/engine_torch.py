@@ -142,9 +142,10 @@ def workload(args):
 
 
 def timed_ms(fn):
-    t0 = time.perf_counter()
+    """Wall-clock and process CPU milliseconds of one call."""
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
-    return (time.perf_counter() - t0) * 1000
+    return (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
 
 
 def bench(args):
@@ -152,7 +153,7 @@ def bench(args):
     for name in ("forward", "step"):
         for _ in range(args.warmup):
             ops[name]()
-        runs = [timed_ms(ops[name]) for _ in range(args.runs)]
+        runs = [timed_ms(ops[name])[0] for _ in range(args.runs)]
         info[f"{name}_ms"] = statistics.median(runs)
         info[f"{name}_runs_ms"] = runs
     return info
@@ -160,7 +161,7 @@ def bench(args):
 
 def serve(args):
     """Line protocol for interleaved timing: prints the info JSON, then for each stdin line
-    'forward' or 'step' runs it once and prints the milliseconds it took."""
+    'forward' or 'step' runs it once and prints the wall-clock and CPU milliseconds it took."""
     ops, info = workload(args)
     print(json.dumps(info), flush=True)
     for line in iter(sys.stdin.readline, ""):
@@ -168,7 +169,7 @@ def serve(args):
         if cmd not in ops:
             print(json.dumps({"error": f"unknown command {cmd!r}"}), flush=True)
             continue
-        print(timed_ms(ops[cmd]), flush=True)
+        print("%r %r" % timed_ms(ops[cmd]), flush=True)
 
 
 def export_case(path, seed=3):

@@ -79,6 +79,7 @@ describe('UNet', () => {
     const st = a.state();
     expect(Object.keys(st)).toContain('enc0.bn1.running_mean');
     expect(Object.keys(st)).toContain('up0.weight');
+    expect(st['up0.weight'].requiresGrad).toBe(false);
     b.loadState(st);
     expect(maxAbsDiff(b.params.flat.toFloat32(), a.params.flat.toFloat32())).toBe(0);
     const ya = noGrad(() => a.forward(x)).toFloat32();

@@ -122,7 +122,7 @@ export abstract class Module {
   state(): Record<string, Tensor> {
     const out: Record<string, Tensor> = {};
     noGrad(() => {
-      for (const s of this.params.slots) out[s.name] = this.params.get(s.name).detach().clone();
+      for (const s of this.params.slots) out[s.name] = this.params.get(s.name).clone(); // no grad: a plain copy
       for (const [name, b] of this.#buffers) out[name] = b.clone();
     });
     return out;
