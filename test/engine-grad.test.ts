@@ -12,14 +12,17 @@ import {
   convTranspose2d,
   crossEntropy,
   dropout,
+  enableGrad,
   FlatParameters,
   Generator,
   groupNorm,
   instanceNorm,
   interpolate,
+  isGradEnabled,
   maxPool2d,
   noGrad,
   stack,
+  ones,
   tensor,
   tidy,
   where,
@@ -57,6 +60,35 @@ describe('gradcheck itself', () => {
     tidy(() => expect(gradcheck((x, y) => x.mul(2), [rnd([2]), rnd([2])])).toEqual([
       'input 1: backward left no gradient',
     ]));
+  });
+});
+
+describe('autograd modes and graph handling', () => {
+  it('noGrad stops recording, enableGrad restores it inside, both restore the previous mode', () => {
+    const w = ones([2]).requiresGrad_();
+    expect([w.requiresGrad, isGradEnabled()]).toEqual([true, true]);
+    const [off, inner] = noGrad(() => [w.mul(2), enableGrad(() => [isGradEnabled(), w.mul(2).requiresGrad])]);
+    expect([off.requiresGrad, inner]).toEqual([false, [true, true]]);
+    expect(isGradEnabled()).toBe(true);
+    expect(() => noGrad(() => {
+      throw new Error('inside');
+    })).toThrow('inside');
+    expect(isGradEnabled()).toBe(true);
+  });
+
+  it('detach cuts the graph; backward takes a gradient for non-scalars; retainGraph allows a second pass', () => {
+    const w = tensor([1, 2, 3], undefined, { dtype: 'float64' }).requiresGrad_();
+    expect(w.mul(2).detach().requiresGrad).toBe(false);
+    const y = w.mul(w); // dy/dw = 2w
+    y.backward(tensor([1, 0.5, -1], undefined, { dtype: 'float64' }), true);
+    expect(values(w.grad as Tensor)).toEqual([2, 2, -6]);
+    y.sum().backward(); // accumulates 2w
+    expect(values(w.grad as Tensor)).toEqual([4, 6, 0]);
+    expect(() => y.sum().backward()).toThrow(/^backward failed for inputs \[\] Double: Trying to backward through the graph a second time/);
+    w.setGrad(undefined);
+    expect(w.grad).toBeUndefined();
+    w.requiresGrad_(false);
+    expect(w.requiresGrad).toBe(false);
   });
 });
 

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   arange,
   avgPool2d,
+  bernoulli,
   batchNorm,
   cat,
   conv2d,
@@ -80,6 +81,7 @@ describe('creation', () => {
     const zl = zerosLike(tensor([[1, 2]], undefined, { dtype: 'int64' }));
     expect([zl.shape, zl.dtype]).toEqual([[1, 2], 'int64']);
     expect(zeros([0, 3]).numel).toBe(0);
+    expect(String(zeros([2, 3], { dtype: 'int32' }))).toBe('Tensor(shape=[2, 3], dtype=int32, device=cpu)');
     expect(tensor(5).shape).toEqual([]);
     expect(tensor(5).item()).toBe(5);
   });
@@ -557,6 +559,18 @@ describe('nn ops against PyTorch', () => {
     expectClose([crossEntropy(logits, target, { weight: w }).item()], [(l0 + 3 * l1) / 4], 1e-12);
     expectClose([crossEntropy(logits, target, { ignoreIndex: 1 }).item()], [l0], 1e-12);
     expectClose(crossEntropy(logits, target, { reduction: 'none' }), [l0, l1], 1e-12);
+  });
+});
+
+describe('bernoulli', () => {
+  it('draws 0/1 with probability p, shaped and typed like its argument', () => {
+    const b = bernoulli(zeros([100, 100], { dtype: 'float64' }), 0.25, new Generator(2));
+    expect([b.shape, b.dtype]).toEqual([[100, 100], 'float64']);
+    const v = values(b);
+    expect(v.every((x) => x === 0 || x === 1)).toBe(true);
+    expect(Math.abs(v.reduce((a, x) => a + x) / v.length - 0.25)).toBeLessThan(0.02);
+    expect(values(bernoulli(ones([5]), 0))).toEqual([0, 0, 0, 0, 0]);
+    expect(values(bernoulli(ones([5]), 1))).toEqual([1, 1, 1, 1, 1]);
   });
 });
 
