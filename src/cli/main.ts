@@ -5,6 +5,8 @@
  */
 import { Command } from 'commander';
 import { registerPhantomCommand } from './phantom.js';
+import { registerTrainCommands } from './train.js';
+import { registerPredictCommand } from './predict.js';
 
 const program = new Command();
 program
@@ -14,6 +16,8 @@ program
   .showHelpAfterError();
 
 registerPhantomCommand(program);
+registerTrainCommands(program);
+registerPredictCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,104 @@
+/**
+ * `hmcseg splits` and `hmcseg train`.
+ *
+ *   hmcseg splits --data DIR --out FILE [--seed S] [--labels MAP]
+ *   hmcseg train --method hmc|mcdropout|ensemble|deterministic|sgd-trajectory --data DIR --splits FILE --out DIR [--config FILE]
+ *   hmcseg train --resume DIR
+ */
+import { Command, Option } from 'commander';
+import { METHODS, type Method } from '../bayes/methods.js';
+import { makeSplits, openDataset, writeSplits } from '../data/index.js';
+import { loadTrainConfig, parseTrainConfig } from '../train/config.js';
+import { readRunFile, train, type TrainProgress } from '../train/trainer.js';
+import { integerIn } from './args.js';
+import { formatSeconds, progressBar } from './progress.js';
+
+interface TrainCliOptions {
+  readonly method?: Method;
+  readonly data?: string;
+  readonly splits?: string;
+  readonly out?: string;
+  readonly config?: string;
+  readonly resume?: string;
+}
+
+export function registerTrainCommands(program: Command): void {
+  program
+    .command('splits')
+    .description('split a data set by patient (stratified by group, seeded) into train/val/test, as JSON')
+    .requiredOption('--data <dir>', 'data set directory (ACDC or folder layout)')
+    .requiredOption('--out <file>', 'splits file to write')
+    .option('--seed <s>', 'random seed', integerIn(0, 2 ** 32 - 1, 'must be an integer in 0..4294967295'), 0)
+    .option('--labels <map>', "label map: 'acdc', 'emidec', 'project' or a JSON file")
+    .action((o: { data: string; out: string; seed: number; labels?: string }) => {
+      const dataset = openDataset(o.data, o.labels ? { labels: o.labels } : {});
+      const splits = makeSplits(dataset, { seed: o.seed });
+      writeSplits(o.out, splits);
+      process.stdout.write(
+        `${JSON.stringify({ out: o.out, train: splits.train.length, val: splits.val.length, test: splits.test.length })}\n`,
+      );
+    });
+
+  program
+    .command('train')
+    .description('train a method and write its sample store (resumable: rerun with --resume DIR)')
+    .addOption(new Option('--method <name>', 'method').choices(METHODS))
+    .option('--data <dir>', 'training data set directory')
+    .option('--splits <file>', 'splits file (hmcseg splits)')
+    .option('--out <dir>', 'output directory (sample store, checkpoints, log)')
+    .option('--config <file>', 'training config (JSON); every field optional, see src/train/config.ts')
+    .option('--resume <dir>', 'continue the interrupted run in DIR')
+    .action(async (o: TrainCliOptions) => {
+      let job: { method: Method; config: ReturnType<typeof parseTrainConfig>; data: string; splits: string; out: string };
+      if (o.resume) {
+        if (o.method || o.data || o.splits || o.out || o.config) {
+          throw new Error('--resume takes the run directory only; its method, config and data are read from it');
+        }
+        const run = readRunFile(o.resume);
+        job = { ...run, out: o.resume };
+      } else {
+        const missing = (['method', 'data', 'splits', 'out'] as const).filter((k) => !o[k]);
+        if (missing.length > 0) throw new Error(`train: missing ${missing.map((k) => `--${k}`).join(', ')} (or use --resume DIR)`);
+        const config = o.config ? loadTrainConfig(o.config) : parseTrainConfig({});
+        job = { method: o.method as Method, config, data: o.data as string, splits: o.splits as string, out: o.out as string };
+      }
+      await runTraining(job);
+    });
+}
+
+/** Trains with a progress bar; SIGINT/SIGTERM write a checkpoint and stop (exit status 130). */
+export async function runTraining(job: Parameters<typeof train>[0]): Promise<void> {
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (!controller.signal.aborted) process.stderr.write('\nstopping after this step (checkpoint)...\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const bar = progressBar(job.method);
+  try {
+    const result = await train({
+      ...job,
+      signal: controller.signal,
+      onProgress: (p: TrainProgress) => {
+        const member = p.members > 1 ? `member ${p.member + 1}/${p.members} ` : '';
+        bar.update(
+          p.step,
+          p.steps,
+          `${member}loss ${p.loss.toFixed(4)} η ${p.lr.toExponential(2)} T ${p.temperature} ${p.phase} ` +
+            `samples ${p.samples} ETA ${formatSeconds(p.eta)}`,
+        );
+      },
+    });
+    bar.done();
+    const m = result.store.manifest;
+    process.stdout.write(
+      `${JSON.stringify({ out: result.store.dir, method: m.method, samples: m.samples.length, complete: m.complete, interrupted: result.interrupted, seconds: Math.round(result.seconds) })}\n`,
+    );
+    if (result.interrupted) process.exitCode = 130;
+  } finally {
+    bar.done();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

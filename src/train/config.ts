@@ -1,0 +1,132 @@
+/**
+ * The training configuration: every hyperparameter, validated with zod, with documented defaults.
+ * A config file (JSON) may give any subset; the rest takes these defaults.
+ */
+import { readFileSync } from 'node:fs';
+import * as z from 'zod';
+
+
+const positiveInt = z.number().int().positive();
+
+export const TrainConfigSchema = z
+  .object({
+    /** Seed of everything random: weights, data order, augmentation, sampler noise, dropout. */
+    seed: z.number().int().nonnegative().default(0),
+    /** Bit-identical reruns and resumes (libtorch deterministic algorithms). */
+    deterministic: z.boolean().default(true),
+    /** libtorch intra-op threads; 0 = number of cores. */
+    threads: z.number().int().nonnegative().default(0),
+    data: z
+      .object({
+        /** Label map of the training data: 'acdc' | 'emidec' | 'project' | a JSON file. */
+        labels: z.string().default('acdc'),
+        /** Network input size (square), after crop/pad. */
+        size: positiveInt.default(128),
+        /** In-plane spacing to resample to (mm), or null to keep the grid (the shared data has pixdim 1). */
+        targetSpacing: z.number().positive().nullable().default(null),
+        batchSize: positiveInt.default(8),
+        /** Augmentation worker threads (0: inline). */
+        workers: z.number().int().nonnegative().default(1),
+        /** Augmentation strength: 0 off, 1 the defaults of src/data/augment.ts. */
+        augment: z.number().nonnegative().default(1),
+      })
+      .strict()
+      .prefault({}),
+    model: z
+      .object({
+        depth: positiveInt.default(4),
+        baseWidth: positiveInt.default(16),
+        norm: z.enum(['batch', 'instance', 'none']).default('batch'),
+        /** Dropout rate; MC Dropout needs > 0 (its default is set by the method). */
+        dropout: z.number().min(0).lt(1).default(0),
+        dropoutPlacement: z.enum(['bottleneck', 'decoder', 'all']).default('decoder'),
+      })
+      .strict()
+      .prefault({}),
+    loss: z
+      .object({
+        ce: z.number().nonnegative().default(1),
+        dice: z.number().nonnegative().default(1),
+      })
+      .strict()
+      .prefault({}),
+    optim: z
+      .object({
+        /** Total iterations K of one network (the budget of every method per member). */
+        steps: positiveInt.default(800),
+        /** Peak learning rate η0. */
+        lr: z.number().positive().default(0.05),
+        /** μ = 1 − α (friction α). */
+        momentum: z.number().min(0).lt(1).default(0.9),
+        /** Prior standard deviation σ of N(0, σ²I); weight decay is 1/(N·σ²). */
+        priorStd: z.number().positive().default(1),
+        /** Learning-rate schedule of the non-cyclical methods. */
+        schedule: z.enum(['cosine', 'constant']).default('cosine'),
+        /** Gradient-norm clip (0: off). */
+        clipNorm: z.number().nonnegative().default(0),
+        /** On a NaN/Inf loss, gradient or weight: stop (keeping the last checkpoint), or roll back to it with η halved (at most 3 times). */
+        onDivergence: z.enum(['stop', 'rollback']).default('stop'),
+      })
+      .strict()
+      .prefault({}),
+    hmc: z
+      .object({
+        /** Cycles M over the budget. */
+        cycles: positiveInt.default(4),
+        /** Fraction β of each cycle that samples (the rest explores without noise). */
+        beta: z.number().gt(0).max(1).default(0.25),
+        /** Samples S per cycle, evenly spaced in its sampling phase, the last at the cycle's end. */
+        samplesPerCycle: positiveInt.default(3),
+        /** Temperature T of the cold posterior p(θ|D)^(1/T). */
+        temperature: z.number().nonnegative().default(0.01),
+        /** Steps of a linear temperature ramp from 0 at the start of each sampling phase (0: none). */
+        temperatureRamp: z.number().int().nonnegative().default(0),
+        /** Length of the first cycle relative to the others (a warm-up cycle when > 1). */
+        firstCycleFactor: z.number().positive().default(1),
+        /** Collect samples only from this cycle on (0-based). */
+        sampleFromCycle: z.number().int().nonnegative().default(0),
+      })
+      .strict()
+      .prefault({}),
+    mcdropout: z
+      .object({
+        rate: z.number().gt(0).lt(1).default(0.2),
+        /** Dropout passes at prediction. */
+        passes: positiveInt.default(10),
+      })
+      .strict()
+      .prefault({}),
+    ensemble: z
+      .object({
+        members: positiveInt.default(5),
+      })
+      .strict()
+      .prefault({}),
+    /** Steps between checkpoints. */
+    checkpointEvery: positiveInt.default(50),
+  })
+  .strict();
+
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
+
+/** Validates a config object; errors name the field and, when given, the file. */
+export function parseTrainConfig(input: unknown, source = 'config'): TrainConfig {
+  const parsed = TrainConfigSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`${source}: invalid training config: ${issues}`);
+  }
+  return parsed.data;
+}
+
+/** Reads and validates a JSON config file. */
+export function loadTrainConfig(path: string): TrainConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: cannot read the training config (${(err as Error).message})`);
+  }
+  return parseTrainConfig(raw, path);
+}

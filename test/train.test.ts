@@ -1,0 +1,126 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSampleStore, loadSample } from '../src/bayes/store.js';
+import { makeSplits, openDataset, writePhantomDataset, writeSplits } from '../src/data/index.js';
+import { parseTrainConfig, type TrainConfigInput } from '../src/train/config.js';
+import { DivergenceError, train } from '../src/train/trainer.js';
+
+let root: string;
+let data: string;
+let splits: string;
+
+// A tiny network on small phantoms: every run takes a few seconds at most.
+const tiny = (over: TrainConfigInput = {}) =>
+  parseTrainConfig({
+    seed: 3,
+    threads: 1,
+    ...over,
+    data: { labels: 'acdc', size: 32, batchSize: 2, workers: 0, ...over.data },
+    model: { depth: 2, baseWidth: 4, ...over.model },
+    optim: { steps: 8, lr: 0.05, ...over.optim },
+    hmc: { cycles: 2, samplesPerCycle: 2, beta: 0.5, ...over.hmc },
+    checkpointEvery: over.checkpointEvery ?? 3,
+  });
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'hmcseg-train-'));
+  data = join(root, 'phantom');
+  writePhantomDataset({ out: data, cases: 4, contrast: 'ssfp', seed: 11, size: 32, slices: 3 });
+  splits = join(root, 'splits.json');
+  writeSplits(splits, makeSplits(openDataset(data), { seed: 0, fractions: { train: 0.5, val: 0.25, test: 0.25 } }));
+});
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function sampleBytes(dir: string): Buffer[] {
+  const store = openSampleStore(dir);
+  return store.manifest.samples.map((s) => readFileSync(join(dir, s.file)));
+}
+
+describe('train', () => {
+  it('deterministic: one sample at the last step, a valid store that loads', async () => {
+    const out = join(root, 'det');
+    const r = await train({ method: 'deterministic', config: tiny(), data, splits, out });
+    expect(r.interrupted).toBe(false);
+    const store = openSampleStore(out);
+    expect(store.manifest.complete).toBe(true);
+    expect(store.manifest.samples.map((s) => s.step)).toEqual([7]);
+    expect(store.manifest.passesPerSample).toBe(1);
+    expect(store.manifest.data.numTrainSlices).toBe(2 * 2 * 3); // 2 patients × ED/ES × 3 slices
+    const weights = loadSample(store, 0);
+    expect(Object.keys(weights)).toContain('head.weight');
+    for (const t of Object.values(weights)) t.dispose();
+  });
+
+  it('hmc: samples at the cyclical layout’s sample steps, T > 0 only when sampling', async () => {
+    const out = join(root, 'hmc');
+    await train({ method: 'hmc', config: tiny({ hmc: { temperature: 0.5 } }), data, splits, out });
+    const store = openSampleStore(out);
+    // K = 8, M = 2 cycles of 4, β = 0.5: sampling phases are steps 2–3 and 6–7; S = 2.
+    expect(store.manifest.samples.map((s) => [s.step, s.cycle])).toEqual([
+      [2, 0],
+      [3, 0],
+      [6, 1],
+      [7, 1],
+    ]);
+    expect(store.manifest.samples.every((s) => s.temperature === 0.5)).toBe(true);
+    const log = readFileSync(join(out, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.map((l) => l.phase)).toEqual(['explore', 'explore', 'sample', 'sample', 'explore', 'explore', 'sample', 'sample']);
+    expect(log.filter((l) => l.phase === 'explore').every((l) => l.temperature === 0)).toBe(true);
+  });
+
+  it('ensemble: one sample per member, members differ', async () => {
+    const out = join(root, 'ens');
+    await train({ method: 'ensemble', config: tiny({ ensemble: { members: 2 }, optim: { steps: 4 } }), data, splits, out });
+    const store = openSampleStore(out);
+    expect(store.manifest.samples.map((s) => s.member)).toEqual([0, 1]);
+    const [a, b] = sampleBytes(out);
+    expect(a.equals(b)).toBe(false);
+  });
+
+  it('resume after an interruption is bit-identical to an uninterrupted run', async () => {
+    const config = tiny({ hmc: { temperature: 0.3 }, data: { augment: 1 } });
+    const full = join(root, 'full');
+    await train({ method: 'hmc', config, data, splits, out: full });
+
+    const cut = join(root, 'cut');
+    const controller = new AbortController();
+    const first = await train({
+      method: 'hmc',
+      config,
+      data,
+      splits,
+      out: cut,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.step === 5) controller.abort();
+      },
+    });
+    expect(first.interrupted).toBe(true);
+    expect(openSampleStore(cut).manifest.complete).toBe(false);
+    const second = await train({ method: 'hmc', config, data, splits, out: cut });
+    expect(second.interrupted).toBe(false);
+
+    const a = sampleBytes(full);
+    const b = sampleBytes(cut);
+    expect(b.length).toBe(a.length);
+    for (let i = 0; i < a.length; i++) expect(b[i].equals(a[i])).toBe(true);
+  });
+
+  it('refuses to continue a run with another config', async () => {
+    const out = join(root, 'det');
+    await expect(train({ method: 'deterministic', config: tiny({ seed: 4 }), data, splits, out })).rejects.toThrow(
+      /another method or config/,
+    );
+  });
+
+  it('divergence stops with the step named and keeps the last checkpoint', async () => {
+    const out = join(root, 'div');
+    const config = tiny({ optim: { lr: 1e12, steps: 8 }, checkpointEvery: 1 });
+    const err = await train({ method: 'deterministic', config, data, splits, out }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DivergenceError);
+    expect((err as DivergenceError).message).toMatch(/diverged at step \d+: (the loss|the gradient|a weight) is not finite/);
+  });
+});
