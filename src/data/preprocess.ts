@@ -493,22 +493,43 @@ export function invertProbabilities(
   numClasses: number,
   transform: SliceTransform | VolumeTransform,
 ): Float32Array {
-  if (!Number.isInteger(numClasses) || numClasses < 1) {
-    throw new RangeError(`invertProbabilities: numClasses must be a positive integer, got ${numClasses}`);
+  return invertChannels(probs, numClasses, transform, (c) => (c === 0 ? 1 : 0), 'invertProbabilities');
+}
+
+/**
+ * Maps a scalar map (e.g. an uncertainty map) on the output grid back onto the original grid
+ * (bilinear); original voxels outside the output window get `fill`.
+ *
+ * @param values `k` slices of `outputDims`
+ * @returns `k` slices of `originalDims`
+ */
+export function invertMap(values: Float32Array, transform: SliceTransform | VolumeTransform, fill = 0): Float32Array {
+  return invertChannels(values, 1, transform, () => fill, 'invertMap');
+}
+
+function invertChannels(
+  values: Float32Array,
+  channels: number,
+  transform: SliceTransform | VolumeTransform,
+  fillOf: (channel: number) => number,
+  what: string,
+): Float32Array {
+  if (!Number.isInteger(channels) || channels < 1) {
+    throw new RangeError(`${what}: numClasses must be a positive integer, got ${channels}`);
   }
   const { slice: t, nz } = sliceOf(transform);
   const [nx, ny] = t.originalDims;
   const [rx, ry] = t.resampledDims;
   const [mx, my] = t.outputDims;
-  const k = countSlices(probs.length, numClasses * mx * my, nz, 'invertProbabilities');
+  const k = countSlices(values.length, channels * mx * my, nz, what);
   const resampled = rx !== nx || ry !== ny;
-  const out = new Float32Array(numClasses * nx * ny * k);
-  const window = new Float32Array(numClasses * rx * ry);
+  const out = new Float32Array(channels * nx * ny * k);
+  const window = new Float32Array(channels * rx * ry);
   for (let z = 0; z < k; z++) {
-    for (let c = 0; c < numClasses; c++) {
-      const off = (z * numClasses + c) * mx * my;
+    for (let c = 0; c < channels; c++) {
+      const off = (z * channels + c) * mx * my;
       cropPad(
-        probs.subarray(off, off + mx * my),
+        values.subarray(off, off + mx * my),
         mx,
         my,
         window.subarray(c * rx * ry, (c + 1) * rx * ry),
@@ -516,10 +537,10 @@ export function invertProbabilities(
         ry,
         -t.offset[0],
         -t.offset[1],
-        c === 0 ? 1 : 0,
+        fillOf(c),
       );
     }
-    out.set(resampled ? resampleBilinear(window, rx, ry, nx, ny, numClasses) : window, z * numClasses * nx * ny);
+    out.set(resampled ? resampleBilinear(window, rx, ry, nx, ny, channels) : window, z * channels * nx * ny);
   }
   return out;
 }

@@ -1,0 +1,155 @@
+/**
+ * Prediction with uncertainty from a sample store: every weight sample (and, for MC Dropout, K
+ * dropout passes of it) segments the volume; the softmax outputs are averaged into the predictive
+ * distribution, whose arg-max is the segmentation, and the uncertainty maps come from the same
+ * stream (predictive entropy H[E p], mutual information H[E p] − E H[p], expected entropy E H[p]).
+ *
+ * Memory stays bounded by one model plus the running sums: samples are loaded one at a time.
+ */
+import type { Volume } from '../data/volume.js';
+import { invertLabels, invertMap, invertProbabilities, preprocessVolume, type VolumeTransform } from '../data/preprocess.js';
+import { NUM_CLASSES } from '../data/labels.js';
+import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
+import { noGrad, tensor, tidy } from '../engine/index.js';
+import { UNet, type UNetConfig } from '../models/unet.js';
+import { preprocessOptions, type PreprocessConfig } from '../train/slices.js';
+import { UncertaintyAccumulator } from '../uncertainty/entropy.js';
+import { uncertaintyScores, type RegionScores, type ScoreOptions } from '../uncertainty/scores.js';
+
+export interface PredictOptions {
+  /** Use the first K weight samples (default: all). */
+  readonly samples?: number;
+  /** Dropout passes per weight sample (default: the store's, e.g. 10 for MC Dropout). */
+  readonly passes?: number;
+  /** Slices per forward pass (default 16). */
+  readonly batchSize?: number;
+  readonly scores?: ScoreOptions;
+}
+
+/** A volume's prediction, on the input's own grid. */
+export interface VolumePrediction {
+  readonly dims: readonly [number, number, number];
+  /** Arg-max of the mean softmax, project classes (0 bg, 1 LV, 2 MYO, 3 RV). */
+  readonly segmentation: Uint8Array;
+  /** Mean softmax, layout [slice][class][y][x]. */
+  readonly probabilities: Float32Array;
+  readonly entropy: Float32Array;
+  readonly mutualInformation: Float32Array;
+  readonly expectedEntropy: Float32Array;
+  /** Forward passes averaged (weight samples × dropout passes). */
+  readonly passes: number;
+  readonly slices: RegionScores[];
+  readonly volume: RegionScores;
+}
+
+export class Predictor {
+  readonly store: SampleStore;
+  readonly sampleCount: number;
+  readonly passes: number;
+  readonly #model: UNet;
+  readonly #pre: PreprocessConfig;
+  readonly #batch: number;
+  readonly #scores: ScoreOptions;
+
+  constructor(storeDir: string, opts: PredictOptions = {}) {
+    this.store = openSampleStore(storeDir);
+    const m = this.store.manifest;
+    const available = m.samples.length;
+    if (available === 0) throw new Error(`${storeDir}: the sample store holds no samples (was training interrupted?)`);
+    const k = opts.samples ?? available;
+    if (!Number.isInteger(k) || k < 1 || k > available) {
+      throw new RangeError(`${storeDir}: --samples must be an integer in 1..${available}, got ${k}`);
+    }
+    this.sampleCount = k;
+    this.passes = opts.passes ?? m.passesPerSample;
+    if (!Number.isInteger(this.passes) || this.passes < 1) throw new RangeError(`passes must be a positive integer, got ${this.passes}`);
+    this.#model = new UNet(m.model as unknown as UNetConfig);
+    this.#pre = m.preprocess as unknown as PreprocessConfig;
+    this.#batch = opts.batchSize ?? 16;
+    this.#scores = opts.scores ?? {};
+  }
+
+  /** Segments `image` (`source` names it in errors) and computes its uncertainty. */
+  predict(image: Volume<Float32Array>, source: string): VolumePrediction {
+    const pre = preprocessVolume(image, preprocessOptions(this.#pre, source));
+    const [mx, my] = pre.transform.slice.outputDims;
+    const nz = pre.transform.nz;
+    const plane = mx * my;
+    const acc = new UncertaintyAccumulator({ numClasses: NUM_CLASSES, numPixels: nz * plane });
+    const model = this.#model;
+    for (let i = 0; i < this.sampleCount; i++) {
+      const weights = loadSample(this.store, i);
+      try {
+        model.loadState(weights);
+      } finally {
+        for (const t of Object.values(weights)) t.dispose();
+      }
+      model.eval();
+      // MC Dropout: running BatchNorm statistics, dropout kept on.
+      model.setDropoutActive(this.passes > 1);
+      for (let pass = 0; pass < this.passes; pass++) acc.add(this.#softmax(pre.image, nz, mx, my));
+    }
+    const maps = acc.result();
+    // Class-major over the whole volume → [slice][class][y][x] for the inverse mapping.
+    const perSlice = new Float32Array(maps.mean.length);
+    for (let c = 0; c < NUM_CLASSES; c++) {
+      for (let z = 0; z < nz; z++) {
+        perSlice.set(maps.mean.subarray(c * nz * plane + z * plane, c * nz * plane + (z + 1) * plane), (z * NUM_CLASSES + c) * plane);
+      }
+    }
+    const seg = new Uint8Array(nz * plane);
+    for (let z = 0; z < nz; z++) {
+      for (let p = 0; p < plane; p++) {
+        let best = 0;
+        let bestP = -1;
+        for (let c = 0; c < NUM_CLASSES; c++) {
+          const v = perSlice[(z * NUM_CLASSES + c) * plane + p];
+          if (v > bestP) {
+            bestP = v;
+            best = c;
+          }
+        }
+        seg[z * plane + p] = best;
+      }
+    }
+    const t: VolumeTransform = pre.transform;
+    const segmentation = invertLabels(seg, t);
+    const entropy = invertMap(maps.predictiveEntropy, t);
+    const mutualInformation = invertMap(maps.mutualInformation, t);
+    const dims = image.dims;
+    const scores = uncertaintyScores(segmentation, entropy, mutualInformation, dims, this.#scores);
+    return {
+      dims,
+      segmentation,
+      probabilities: invertProbabilities(perSlice, NUM_CLASSES, t),
+      entropy,
+      mutualInformation,
+      expectedEntropy: invertMap(maps.expectedEntropy, t),
+      passes: maps.samples,
+      ...scores,
+    };
+  }
+
+  /** One forward pass over all slices: softmax, class-major over the volume (C × nz·H·W). */
+  #softmax(images: Float32Array, nz: number, mx: number, my: number): Float32Array {
+    const plane = mx * my;
+    const out = new Float32Array(NUM_CLASSES * nz * plane);
+    for (let z0 = 0; z0 < nz; z0 += this.#batch) {
+      const b = Math.min(this.#batch, nz - z0);
+      const probs = noGrad(() =>
+        tidy(() => {
+          const x = tensor(images.subarray(z0 * plane, (z0 + b) * plane), [b, 1, my, mx]);
+          return this.#model.forward(x).softmax(1).permute([1, 0, 2, 3]).contiguous().toFloat32();
+        }),
+      );
+      for (let c = 0; c < NUM_CLASSES; c++) {
+        out.set(probs.subarray(c * b * plane, (c + 1) * b * plane), c * nz * plane + z0 * plane);
+      }
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.#model.dispose();
+  }
+}
