@@ -7,6 +7,8 @@ import { Command } from 'commander';
 import { registerPhantomCommand } from './phantom.js';
 import { registerTrainCommands } from './train.js';
 import { registerPredictCommand } from './predict.js';
+import { registerExperimentCommands } from './experiment.js';
+import { registerEvaluateCommand } from './evaluate.js';
 
 const program = new Command();
 program
@@ -18,6 +20,8 @@ program
 registerPhantomCommand(program);
 registerTrainCommands(program);
 registerPredictCommand(program);
+registerEvaluateCommand(program);
+registerExperimentCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -8,11 +8,12 @@
  * volume-level scores) and, with --save-probs, NAME_prob_<class>.nii.gz.
  */
 import { readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { CLASSES } from '../data/labels.js';
 import { NIFTI_DATATYPES, readNiftiImage, writeNifti } from '../data/nifti.js';
 import type { Volume } from '../data/volume.js';
+import { niftiStem } from '../evaluate/files.js';
 import { Predictor } from '../predict/predict.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { integerIn } from './args.js';
@@ -42,8 +43,6 @@ export function findInputs(input: string): string[] {
   return out;
 }
 
-export const caseName = (path: string) => basename(path).replace(NIFTI, '');
-
 interface PredictCliOptions {
   readonly model: string;
   readonly input: string;
@@ -61,7 +60,7 @@ export function registerPredictCommand(program: Command): void {
     .requiredOption('--model <store>', 'sample store directory (hmcseg train --out)')
     .requiredOption('--input <path>', 'a NIfTI file, or a directory searched for them')
     .requiredOption('--out <dir>', 'output directory')
-    .option('--samples <k>', 'use the first K weight samples (default: all)', integerIn(1, 100000, 'must be a positive integer'))
+    .option('--samples <k>', 'use the last K weight samples (default: all)', integerIn(1, 100000, 'must be a positive integer'))
     .option('--passes <n>', 'dropout passes per sample (default: the store’s)', integerIn(1, 10000, 'must be a positive integer'))
     .option('--save-probs', 'also write the mean class probabilities')
     .addOption(new Option('--probs-dtype <type>', 'storage of the probabilities').choices(['float32', 'uint8']).default('float32'))
@@ -74,7 +73,7 @@ export function registerPredictCommand(program: Command): void {
         inputs.forEach((file, i) => {
           const image = readNiftiImage(file);
           const p = predictor.predict(image, file);
-          const name = caseName(file);
+          const name = niftiStem(file);
           const like = (data: Volume['data']): Volume => ({ dims: image.dims, spacing: image.spacing, affine: image.affine, header: image.header, data });
           const float = { datatype: NIFTI_DATATYPES.float32, sclSlope: 1, sclInter: 0 };
           writeNifti(join(o.out, `${name}_seg.nii.gz`), like(p.segmentation), { datatype: NIFTI_DATATYPES.uint8, sclSlope: 1, sclInter: 0 });

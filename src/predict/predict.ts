@@ -17,7 +17,7 @@ import { UncertaintyAccumulator } from '../uncertainty/entropy.js';
 import { uncertaintyScores, type RegionScores, type ScoreOptions } from '../uncertainty/scores.js';
 
 export interface PredictOptions {
-  /** Use the first K weight samples (default: all). */
+  /** Use the last K weight samples, the latest and best-trained (default: all). */
   readonly samples?: number;
   /** Dropout passes per weight sample (default: the store's, e.g. 10 for MC Dropout). */
   readonly passes?: number;
@@ -46,6 +46,8 @@ export class Predictor {
   readonly store: SampleStore;
   readonly sampleCount: number;
   readonly passes: number;
+  /** Indices (in the manifest) of the samples used. */
+  readonly sampleIndices: readonly number[];
   readonly #model: UNet;
   readonly #pre: PreprocessConfig;
   readonly #batch: number;
@@ -61,6 +63,7 @@ export class Predictor {
       throw new RangeError(`${storeDir}: --samples must be an integer in 1..${available}, got ${k}`);
     }
     this.sampleCount = k;
+    this.sampleIndices = Array.from({ length: k }, (_, i) => available - k + i);
     this.passes = opts.passes ?? m.passesPerSample;
     if (!Number.isInteger(this.passes) || this.passes < 1) throw new RangeError(`passes must be a positive integer, got ${this.passes}`);
     this.#model = new UNet(m.model as unknown as UNetConfig);
@@ -77,7 +80,7 @@ export class Predictor {
     const plane = mx * my;
     const acc = new UncertaintyAccumulator({ numClasses: NUM_CLASSES, numPixels: nz * plane });
     const model = this.#model;
-    for (let i = 0; i < this.sampleCount; i++) {
+    for (const i of this.sampleIndices) {
       const weights = loadSample(this.store, i);
       try {
         model.loadState(weights);
