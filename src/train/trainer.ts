@@ -353,6 +353,8 @@ async function trainMember(
       const flatGrad = model.params.flatGrad;
       const memberStart = performance.now();
       for (let step = start; step < K; step++) {
+        // Let the event loop run (signals, I/O): an inline loader resolves in microtasks only.
+        await new Promise((r) => setImmediate(r));
         const batch = await loader.next();
         model.params.zeroGrad();
         const loss = tidy(() => {
