@@ -33,3 +33,16 @@ export {
 } from './sghmc.js';
 export { sgd, type SGD, type SGDOptions, type SGDState, type SGDCheckpoint } from './sgd.js';
 export { chain, clipByGlobalNorm, type GradientTransform, type Updater } from './transforms.js';
+export { METHODS, type Method } from './methods.js';
+export {
+  ManifestSchema,
+  openSampleStore,
+  loadSample,
+  createSampleStore,
+  addSample,
+  filterSamples,
+  completeSampleStore,
+  type Manifest,
+  type SampleInfo,
+  type SampleStore,
+} from './store.js';

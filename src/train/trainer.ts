@@ -18,6 +18,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cosine, constant, cycleLayout, cyclicalCosine, cyclicalTemperature, type CycleLayout } from '../bayes/schedules.js';
 import { sghmc, type SGHMC, type SGHMCState } from '../bayes/sghmc.js';
+import { chain, clipByGlobalNorm } from '../bayes/transforms.js';
 import type { Method } from '../bayes/methods.js';
 import {
   addSample,
@@ -32,7 +33,7 @@ import { createLoader, type BatchLoader, type Sample2D } from '../data/loader.js
 import { augmentConfig } from '../data/augment.js';
 import { readSplits, splitCases } from '../data/splits.js';
 import { NUM_CLASSES } from '../data/labels.js';
-import { manualSeed, setDeterministic, setNumThreads, tensor, tidy, type Tensor } from '../engine/index.js';
+import { manualSeed, setDeterministic, setNumThreads, tensor, tidy } from '../engine/index.js';
 import { segmentationLoss } from '../models/loss.js';
 import { UNet, type UNetConfig } from '../models/unet.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -288,7 +289,7 @@ async function trainMember(
       if (ckpt && ckpt.meta.configHash !== hash) throw new Error(`${ckptDir}: checkpoint of another config`);
       // The factor of earlier roll-backs is kept in the checkpoint.
       const lrScale = (ckpt?.meta.lrScale ?? 1) * lrFactor;
-      sampler = sghmc({
+      const base = sghmc({
         lr: (s) => lrScale * plan.lr(s),
         momentum: config.optim.momentum,
         temperature: plan.temperature,
@@ -296,6 +297,7 @@ async function trainMember(
         priorStd: config.optim.priorStd,
         noise: plan.noise,
       });
+      sampler = config.optim.clipNorm > 0 ? chain(base, clipByGlobalNorm(config.optim.clipNorm)) : base;
       let start = 0;
       if (ckpt) {
         const { model: modelState, momentum } = splitCheckpointTensors(ckpt.tensors);
@@ -374,7 +376,6 @@ async function trainMember(
         };
         if (!Number.isFinite(loss)) fail('the loss');
         if (!flatGrad.allFinite()) fail('the gradient');
-        if (config.optim.clipNorm > 0) clipGradNorm(flatGrad, config.optim.clipNorm);
         state = sampler.update(state, flatGrad);
         if (!model.params.flat.allFinite()) fail('a weight');
 
@@ -425,12 +426,6 @@ async function trainMember(
       model.dispose();
     }
   }
-}
-
-/** Scales the gradient so its L2 norm is at most `maxNorm`. */
-function clipGradNorm(grad: Tensor, maxNorm: number): void {
-  const norm = tidy(() => grad.square().sum().sqrt().item());
-  if (norm > maxNorm) grad.mul_(maxNorm / norm);
 }
 
 /** Keeps the samples of other members, and this member's taken before `stepsDone` updates. */
