@@ -1,0 +1,222 @@
+/**
+ * The report's figures as Vega-Lite specs (pure builders over plot data) and their rendering to
+ * standalone SVG with Vega's headless `View.toSVG()` (no canvas: text widths are estimated).
+ */
+import { parse, View } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+const CONFIG = {
+  font: 'Helvetica, Arial, sans-serif',
+  background: 'white',
+  padding: 6,
+  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', grid: true, gridColor: '#e6e6e6' },
+  header: { labelFontSize: 12, titleFontSize: 12, labelFontWeight: 'bold' },
+  legend: { labelFontSize: 11, titleFontSize: 12, orient: 'bottom', direction: 'horizontal' },
+  title: { fontSize: 13, anchor: 'start' },
+  view: { stroke: '#bbb' },
+  range: { category: { scheme: 'tableau10' } },
+} as const;
+
+/** Consistent method colours across every chart of a report. */
+export function methodColour(methods: readonly string[]): { domain: string[]; scheme: 'tableau10' } {
+  return { domain: [...methods], scheme: 'tableau10' };
+}
+
+const PANEL = 170;
+
+/** Reliability diagram rows: pooled bins of one method and region. */
+export interface ReliabilityDatum {
+  readonly method: string;
+  readonly region: 'all pixels' | 'ROI';
+  readonly confidence: number;
+  readonly accuracy: number;
+  readonly count: number;
+}
+
+/** One panel per method: accuracy vs mean confidence of the pooled bins, all pixels and ROI, with the diagonal. */
+export function reliabilitySpec(data: readonly ReliabilityDatum[], methods: readonly string[], title: string): TopLevelSpec {
+  return {
+    title,
+    data: { values: data as ReliabilityDatum[] },
+    facet: { field: 'method', type: 'nominal', title: null, sort: [...methods] },
+    columns: Math.min(methods.length, 5),
+    spec: {
+      width: PANEL,
+      height: PANEL,
+      layer: [
+        {
+          mark: { type: 'rule', color: '#999', strokeDash: [4, 3] },
+          encoding: { x: { datum: 0, type: 'quantitative' }, y: { datum: 0, type: 'quantitative' }, x2: { datum: 1 }, y2: { datum: 1 } },
+        },
+        {
+          mark: { type: 'line', point: { size: 28 }, strokeWidth: 1.5 },
+          encoding: {
+            x: { field: 'confidence', type: 'quantitative', title: 'mean confidence', scale: { domain: [0, 1] } },
+            y: { field: 'accuracy', type: 'quantitative', title: 'accuracy', scale: { domain: [0, 1] } },
+            color: { field: 'region', type: 'nominal', title: 'pixels', scale: { domain: ['all pixels', 'ROI'], range: ['#4c78a8', '#e45756'] } },
+            order: { field: 'confidence', type: 'quantitative' },
+          },
+        },
+      ],
+    },
+    config: CONFIG,
+  } as TopLevelSpec;
+}
+
+/** A slice of the uncertainty-vs-Dice scatter. */
+export interface ScatterDatum {
+  readonly method: string;
+  readonly score: number;
+  readonly dice: number;
+  readonly outcome: 'failed' | 'correct';
+}
+
+/** One panel per method: slice warning score vs slice mean Dice, the failure threshold as a rule. */
+export function scatterSpec(data: readonly ScatterDatum[], methods: readonly string[], threshold: number, title: string): TopLevelSpec {
+  return {
+    title,
+    data: { values: data as ScatterDatum[] },
+    facet: { field: 'method', type: 'nominal', title: null, sort: [...methods] },
+    columns: Math.min(methods.length, 5),
+    resolve: { scale: { x: 'independent' } },
+    spec: {
+      width: PANEL,
+      height: PANEL,
+      layer: [
+        {
+          mark: { type: 'point', filled: true, size: 14, opacity: 0.55 },
+          encoding: {
+            x: { field: 'score', type: 'quantitative', title: 'slice warning score', scale: { zero: false, nice: true } },
+            y: { field: 'dice', type: 'quantitative', title: 'slice mean Dice', scale: { domain: [0, 1] } },
+            color: {
+              field: 'outcome',
+              type: 'nominal',
+              title: 'slice',
+              scale: { domain: ['correct', 'failed'], range: ['#4c78a8', '#e45756'] },
+              legend: { labelExpr: `datum.label === 'failed' ? 'failed (Dice < ${threshold})' : 'correct (Dice ≥ ${threshold})'`, labelLimit: 200 },
+            },
+          },
+        },
+        {
+          mark: { type: 'rule', color: '#333', strokeDash: [4, 3] },
+          encoding: { y: { datum: threshold, type: 'quantitative' } },
+        },
+      ],
+    },
+    config: CONFIG,
+  } as TopLevelSpec;
+}
+
+/** A point of a method's slice-level risk–coverage curve. */
+export interface RiskCoverageDatum {
+  readonly method: string;
+  readonly coverage: number;
+  readonly risk: number;
+}
+
+/** Risk (failure rate among the kept slices) vs coverage, one line per method. */
+export function riskCoverageSpec(data: readonly RiskCoverageDatum[], methods: readonly string[], title: string): TopLevelSpec {
+  return {
+    title,
+    width: 340,
+    height: 240,
+    data: { values: data as RiskCoverageDatum[] },
+    mark: { type: 'line', interpolate: 'step-before', strokeWidth: 1.8 },
+    encoding: {
+      x: { field: 'coverage', type: 'quantitative', title: 'coverage (slices kept, lowest score first)', scale: { domain: [0, 1] } },
+      y: { field: 'risk', type: 'quantitative', title: 'failure rate of kept slices' },
+      color: { field: 'method', type: 'nominal', title: 'method', scale: methodColour(methods) },
+      order: { field: 'coverage', type: 'quantitative' },
+    },
+    config: { ...CONFIG, legend: { ...CONFIG.legend, orient: 'right', direction: 'vertical' } },
+  } as TopLevelSpec;
+}
+
+/** A point of a study: one setting (x), one series, one metric. */
+export interface StudyDatum {
+  readonly x: number;
+  readonly series: string;
+  readonly metric: string;
+  readonly value: number | null;
+}
+
+export interface StudySpecOptions {
+  readonly title: string;
+  readonly xTitle: string;
+  /** `ordinal` for grids with 0 or uneven spacing (temperature), `log` for doubling grids. */
+  readonly xScale: 'linear' | 'log' | 'ordinal';
+  readonly seriesTitle: string;
+  /** Metric panels, in order. */
+  readonly metrics: readonly string[];
+}
+
+/** One panel per metric (independent y), the study's setting on x, one line per series. */
+export function studySpec(data: readonly StudyDatum[], opts: StudySpecOptions): TopLevelSpec {
+  const x =
+    opts.xScale === 'ordinal'
+      ? { field: 'x', type: 'ordinal', title: opts.xTitle, sort: 'ascending', axis: { labelAngle: 0 } }
+      : { field: 'x', type: 'quantitative', title: opts.xTitle, scale: opts.xScale === 'log' ? { type: 'log', base: 2 } : { zero: false } };
+  return {
+    title: opts.title,
+    data: { values: data as StudyDatum[] },
+    facet: { column: { field: 'metric', type: 'nominal', title: null, sort: [...opts.metrics] } },
+    resolve: { scale: { y: 'independent' } },
+    spec: {
+      width: 220,
+      height: 160,
+      mark: { type: 'line', point: { size: 36 }, strokeWidth: 1.8 },
+      encoding: {
+        x,
+        y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+        color: { field: 'series', type: 'nominal', title: opts.seriesTitle },
+      },
+    },
+    config: CONFIG,
+  } as TopLevelSpec;
+}
+
+/**
+ * Makes the SVG's element ids unique (`clip1` → `PREFIX-clip1`) so that many inline SVGs can share
+ * one HTML document without one chart's `url(#clip1)` resolving to another chart's clip path.
+ */
+export function prefixSvgIds(svg: string, prefix: string): string {
+  return svg
+    .replace(/\bid="([^"]+)"/g, (_m, id: string) => `id="${prefix}-${id}"`)
+    .replace(/url\(#([^)]+)\)/g, (_m, id: string) => `url(#${prefix}-${id})`)
+    .replace(/href="#([^"]+)"/g, (_m, id: string) => `href="#${prefix}-${id}"`);
+}
+
+/**
+ * Compiles a Vega-Lite spec and renders it to SVG headlessly.
+ *
+ * @param idPrefix made part of every element id (see {@link prefixSvgIds})
+ * @throws {Error} naming the chart when Vega-Lite or Vega rejects the spec
+ */
+export async function renderSvg(spec: TopLevelSpec, idPrefix: string): Promise<string> {
+  const warnings: string[] = [];
+  const logger = {
+    level: (_?: number) => logger as never,
+    info: () => logger as never,
+    debug: () => logger as never,
+    warn: (...args: readonly unknown[]) => {
+      warnings.push(args.map(String).join(' '));
+      return logger as never;
+    },
+    error: (...args: readonly unknown[]) => {
+      throw new Error(`chart ${idPrefix}: ${args.map(String).join(' ')}`);
+    },
+  };
+  let vg;
+  try {
+    vg = compile(spec, { logger }).spec;
+  } catch (err) {
+    throw new Error(`chart ${idPrefix}: Vega-Lite could not compile the spec (${(err as Error).message})`);
+  }
+  if (warnings.length > 0) throw new Error(`chart ${idPrefix}: Vega-Lite warned: ${warnings.join('; ')}`);
+  const view = new View(parse(vg), { renderer: 'none' });
+  try {
+    return prefixSvgIds(await view.toSVG(), idPrefix);
+  } finally {
+    view.finalize();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Plot data derived from saved evaluations, never new metrics: the pooled reliability bins are the
+ * sums of the cases' saved bins (the same sums the summary's pooled ECE is computed from), the
+ * scatter lists the saved per-slice scores and Dice, and the slice-level risk–coverage curve orders
+ * those saved slices by score.
+ */
+import { riskCoverage } from '../metrics/index.js';
+import type { ReportCase } from './load.js';
+
+/** One non-empty bin of a pooled reliability diagram. */
+export interface ReliabilityBin {
+  readonly lo: number;
+  readonly hi: number;
+  readonly count: number;
+  readonly confidence: number;
+  readonly accuracy: number;
+}
+
+/**
+ * Sums the cases' reliability bins of one region; bins without pixels are left out.
+ *
+ * @returns the non-empty bins, or an empty array when no case has calibration
+ * @throws {RangeError} when cases disagree on the number of bins
+ */
+export function pooledReliability(cases: readonly ReportCase[], region: 'all' | 'roi'): ReliabilityBin[] {
+  const withCal = cases.filter((c) => c.calibration !== undefined);
+  if (withCal.length === 0) return [];
+  const bins = withCal[0].calibration?.eceBins as number;
+  const count = new Float64Array(bins);
+  const confidence = new Float64Array(bins);
+  const correct = new Float64Array(bins);
+  for (const c of withCal) {
+    const cal = c.calibration as NonNullable<ReportCase['calibration']>;
+    const b = cal[region].bins;
+    if (cal.eceBins !== bins || b.count.length !== bins) {
+      throw new RangeError(`pooledReliability: case ${c.id} has ${b.count.length} ${region} bins, ${withCal[0].id} has ${bins}`);
+    }
+    for (let i = 0; i < bins; i++) {
+      count[i] += b.count[i];
+      confidence[i] += b.confidenceSum[i];
+      correct[i] += b.correct[i];
+    }
+  }
+  const out: ReliabilityBin[] = [];
+  for (let i = 0; i < bins; i++) {
+    if (count[i] === 0) continue;
+    out.push({ lo: i / bins, hi: (i + 1) / bins, count: count[i], confidence: confidence[i] / count[i], accuracy: correct[i] / count[i] });
+  }
+  return out;
+}
+
+/** A slice with a warning score and a mean Dice. */
+export interface SlicePoint {
+  readonly case: string;
+  readonly z: number;
+  readonly score: number;
+  readonly dice: number;
+  readonly failed: boolean;
+}
+
+/** The slices that have a score and a mean Dice (others hold no labelled structure or were not scored). */
+export function slicePoints(cases: readonly ReportCase[]): SlicePoint[] {
+  return cases.flatMap((c) =>
+    c.slices.flatMap((s) =>
+      s.score === undefined || s.score === null || s.meanDice.value === null || s.failed === null
+        ? []
+        : [{ case: c.id, z: s.z, score: s.score, dice: s.meanDice.value, failed: s.failed }],
+    ),
+  );
+}
+
+/** A point of a risk–coverage curve. */
+export interface CoveragePoint {
+  readonly coverage: number;
+  readonly risk: number;
+}
+
+/**
+ * Slice-level risk–coverage: keep the slices with the lowest warning scores first; risk is the
+ * fraction of failed slices among those kept. Starts at coverage 0 with the first point's risk.
+ */
+export function sliceRiskCoverage(points: readonly SlicePoint[]): CoveragePoint[] {
+  if (points.length === 0) return [];
+  const rc = riskCoverage(
+    points.map((p) => p.score),
+    points.map((p) => (p.failed ? 1 : 0)),
+  );
+  const out: CoveragePoint[] = [{ coverage: 0, risk: rc.risk[0] }];
+  for (let i = 0; i < rc.coverage.length; i++) out.push({ coverage: rc.coverage[i], risk: rc.risk[i] });
+  return out;
+}
