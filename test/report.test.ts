@@ -379,8 +379,8 @@ describe('writeReport', () => {
     expect(htmlRow(html, 'ood: calibration and uncertainty', 'deterministic').slice(6, 8)).toEqual(['–', '–']);
     expect(html).toContain('HD95 LV (mm)');
     // Best per column in bold: hmc has the higher Dice.
-    expect(html).toMatch(/<tr><td>hmc<\/td><td class="best">0\.912 ± 0\.031<\/td>/);
-    expect(html).toMatch(/<tr><td>deterministic<\/td><td>0\.800 ± 0\.100<\/td>/);
+    expect(html).toMatch(/<tr><td class="left">hmc<\/td><td class="best">0\.912 ± 0\.031<\/td>/);
+    expect(html).toMatch(/<tr><td class="left">deterministic<\/td><td>0\.800 ± 0\.100<\/td>/);
     // Escaped text from the results.
     expect(html).toContain('synthetic &lt;fixture&gt;');
   });

@@ -166,7 +166,7 @@ const STUDY_PLOTS: readonly StudyPlot[] = [
     study: 'cycles',
     x: 'cycles',
     series: (p) => p.method,
-    options: { title: 'Cycles study (HMC)', xTitle: 'cycles M', xScale: 'log', seriesTitle: 'method' },
+    options: { title: 'Cycles study (HMC)', xTitle: 'cycles M', xScale: 'ordinal', seriesTitle: 'method' },
     caption: 'HMC with M cyclical-annealing cycles and the same total number of steps K.',
   },
   {
@@ -180,7 +180,7 @@ const STUDY_PLOTS: readonly StudyPlot[] = [
     study: 'budget',
     x: 'steps',
     series: (p) => p.method,
-    options: { title: 'Budget study', xTitle: 'steps per network K', xScale: 'log', seriesTitle: 'method' },
+    options: { title: 'Budget study', xTitle: 'steps per network K', xScale: 'ordinal', seriesTitle: 'method' },
     caption: 'Deterministic and HMC training at multiples of the step budget K.',
   },
 ];

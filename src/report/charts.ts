@@ -143,8 +143,8 @@ export interface StudyDatum {
 export interface StudySpecOptions {
   readonly title: string;
   readonly xTitle: string;
-  /** `ordinal` for grids with 0 or uneven spacing (temperature), `log` for doubling grids. */
-  readonly xScale: 'linear' | 'log' | 'ordinal';
+  /** `ordinal` for grids (one evenly spaced tick per setting, also for T = 0), `linear` for counts. */
+  readonly xScale: 'linear' | 'ordinal';
   readonly seriesTitle: string;
   /** Metric panels, in order. */
   readonly metrics: readonly string[];
@@ -155,7 +155,7 @@ export function studySpec(data: readonly StudyDatum[], opts: StudySpecOptions): 
   const x =
     opts.xScale === 'ordinal'
       ? { field: 'x', type: 'ordinal', title: opts.xTitle, sort: 'ascending', axis: { labelAngle: 0 } }
-      : { field: 'x', type: 'quantitative', title: opts.xTitle, scale: opts.xScale === 'log' ? { type: 'log', base: 2 } : { zero: false } };
+      : { field: 'x', type: 'quantitative', title: opts.xTitle, scale: { zero: false } };
   return {
     title: opts.title,
     data: { values: data as StudyDatum[] },
@@ -167,7 +167,7 @@ export function studySpec(data: readonly StudyDatum[], opts: StudySpecOptions): 
       mark: { type: 'line', point: { size: 36 }, strokeWidth: 1.8 },
       encoding: {
         x,
-        y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+        y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false }, axis: { format: '.4~g' } },
         color: { field: 'series', type: 'nominal', title: opts.seriesTitle },
       },
     },

@@ -5,7 +5,7 @@
 import type { DomainSection, ExampleImage, Figure, ReportModel } from './build.js';
 import { pngDataUri } from './png.js';
 import { CLASS_COLOURS } from './slices.js';
-import { bestRows, type Table } from './tables.js';
+import { bestRows, type Column, type Table } from './tables.js';
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(s: string): string {
@@ -26,7 +26,7 @@ table { border-collapse: collapse; font-size: 12.5px; margin: 6px 0 14px; }
 caption { text-align: left; font-weight: bold; font-size: 13px; padding: 4px 0; }
 th, td { padding: 4px 8px; border-bottom: 1px solid #e3e3e3; text-align: right; white-space: nowrap; }
 th { background: #f0f0f0; border-bottom: 2px solid #ccc; }
-th:first-child, td:first-child { text-align: left; }
+th.left, td.left { text-align: left; }
 td.best { font-weight: bold; background: #eef6ee; }
 figure { margin: 12px 0 20px; }
 figure svg { max-width: 100%; height: auto; }
@@ -45,15 +45,20 @@ figcaption { font-size: 12.5px; color: #444; max-width: 900px; margin-top: 4px; 
 .note { font-size: 12.5px; color: #555; }
 `;
 
+function cellClass(col: Column | undefined, best: boolean): string {
+  const classes = [...(col?.align === 'left' ? ['left'] : []), ...(best ? ['best'] : [])];
+  return classes.length ? ` class="${classes.join(' ')}"` : '';
+}
+
 function tableHtml(t: Table): string {
   const best = bestRows(t);
   const head = t.columns
-    .map((c) => `<th${c.note ? ` title="${escapeHtml(c.note)}"` : ''}>${escapeHtml(c.label)}</th>`)
+    .map((c) => `<th${c.note ? ` title="${escapeHtml(c.note)}"` : ''}${c.align === 'left' ? ' class="left"' : ''}>${escapeHtml(c.label)}</th>`)
     .join('');
   const body = t.rows
     .map(
       (row, i) =>
-        `<tr>${row.map((cell, j) => `<td${best[j].has(i) ? ' class="best"' : ''}>${escapeHtml(cell.text)}</td>`).join('')}</tr>`,
+        `<tr>${row.map((cell, j) => `<td${cellClass(t.columns[j], best[j].has(i))}>${escapeHtml(cell.text)}</td>`).join('')}</tr>`,
     )
     .join('\n');
   const notes = t.columns.filter((c) => c.note).map((c) => `<b>${escapeHtml(c.label)}</b>: ${escapeHtml(c.note as string)}`);

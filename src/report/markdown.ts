@@ -10,7 +10,7 @@ export function tableMarkdown(t: Table): string {
     `**${cellText(t.title)}**`,
     '',
     `| ${t.columns.map((c) => cellText(c.label)).join(' | ')} |`,
-    `|${t.columns.map((_c, j) => (j === 0 ? '---' : '---:')).join('|')}|`,
+    `|${t.columns.map((c) => (c.align === 'left' ? ':---' : '---:')).join('|')}|`,
     ...t.rows.map((row) => `| ${row.map((c) => cellText(c.text)).join(' | ')} |`),
   ];
   const notes = t.columns.filter((c) => c.note);

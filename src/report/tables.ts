@@ -22,6 +22,8 @@ export interface Column {
   readonly better?: 'high' | 'low';
   /** A one-line explanation (HTML title, Markdown footnote). */
   readonly note?: string;
+  /** Text columns are left-aligned; numbers (the default) right-aligned. */
+  readonly align?: 'left' | 'right';
 }
 
 export interface Table {
@@ -60,7 +62,7 @@ export function segmentationTable(rows: readonly ResultRow[], domain: string): T
   return {
     title: `${domain}: segmentation and cost`,
     columns: [
-      { label: 'method' },
+      { label: 'method', align: 'left' },
       ...STRUCTURES.map(dice),
       ...STRUCTURES.map(hd),
       { label: 'train s', better: 'low', note: 'wall-clock training seconds (all networks/samples of the method)' },
@@ -87,7 +89,7 @@ export function uncertaintyTable(rows: readonly ResultRow[], domain: string): Ta
   return {
     title: `${domain}: calibration and uncertainty`,
     columns: [
-      { label: 'method' },
+      { label: 'method', align: 'left' },
       { label: 'ECE', better: 'low', note: `expected calibration error over all pixels${bins ? `, ${bins} bins` : ''}, pooled over cases` },
       { label: 'ECE-ROI', better: 'low', note: 'ECE over the region of interest (foreground of prediction or truth, dilated)' },
       { label: 'NLL', better: 'low', note: 'negative log-likelihood per pixel, all pixels' },
@@ -122,9 +124,9 @@ export function studiesTable(results: ExperimentResults): Table {
   return {
     title: 'Studies (validation split)',
     columns: [
-      { label: 'study' },
-      { label: 'setting' },
-      { label: 'method' },
+      { label: 'study', align: 'left' },
+      { label: 'setting', align: 'left' },
+      { label: 'method', align: 'left' },
       { label: 'mean Dice' },
       { label: 'ECE-ROI' },
       { label: 'slice AUROC' },
