@@ -57,6 +57,11 @@ function summary(samples: readonly Sample[]): Timing {
   return { medianMs: median(runsMs), minMs: Math.min(...runsMs), runsMs, cpuMedianMs: median(samples.map((s) => s[1])) };
 }
 
+/** Median of run-by-run ratios: each pair ran back to back, so both saw about the same load. */
+function pairedRatio(ours: Timing, torch: Timing): number {
+  return median(ours.runsMs.map((ms, i) => ms / torch.runsMs[i]));
+}
+
 function timeMs(fn: () => void): Sample {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
@@ -207,7 +212,8 @@ async function main(): Promise<void> {
     `${gfs(g, t.medianMs).toFixed(1).padStart(7)} GFLOP/s` +
     ` cpu ${t.cpuMedianMs.toFixed(0).padStart(6)} ms` +
     (ref
-      ? `   ours/PyTorch ${(t.medianMs / ref.medianMs).toFixed(3)} (min ${(t.minMs / ref.minMs).toFixed(3)}, cpu ${(t.cpuMedianMs / ref.cpuMedianMs).toFixed(3)})`
+      ? `   ours/PyTorch ${(t.medianMs / ref.medianMs).toFixed(3)} ` +
+        `(min ${(t.minMs / ref.minMs).toFixed(3)}, paired ${pairedRatio(t, ref).toFixed(3)}, cpu ${(t.cpuMedianMs / ref.cpuMedianMs).toFixed(3)})`
       : '');
   console.log(`U-Net depth 4, widths 16-32-64-128, ${batch}×1×${size}×${size}, 4 classes, batch norm; ${ours.params} parameters`);
   console.log(`forward ${gflop.toFixed(3)} GFLOP (2 × conv multiply-adds), step ≈ 3× = ${stepGflop.toFixed(3)} GFLOP`);
@@ -264,6 +270,8 @@ async function main(): Promise<void> {
             step: stp.ours.medianMs / stp.torch.medianMs,
             forwardOfMinima: fwd.ours.minMs / fwd.torch.minMs,
             stepOfMinima: stp.ours.minMs / stp.torch.minMs,
+            forwardPaired: pairedRatio(fwd.ours, fwd.torch),
+            stepPaired: pairedRatio(stp.ours, stp.torch),
             forwardCpu: fwd.ours.cpuMedianMs / fwd.torch.cpuMedianMs,
             stepCpu: stp.ours.cpuMedianMs / stp.torch.cpuMedianMs,
           }
