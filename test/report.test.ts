@@ -13,6 +13,7 @@ import {
   cropBox,
   encodePng,
   loadReportInput,
+  methodColour,
   pooledReliability,
   PNG_SIGNATURE,
   prefixSvgIds,
@@ -385,11 +386,16 @@ describe('writeReport', () => {
     expect(html).toContain('synthetic &lt;fixture&gt;');
   });
 
-  it('notes the missing evaluation file and still draws the other method', () => {
+  it('notes the missing evaluation file and still draws the other method, in its own colour', () => {
     expect(html).toContain('evaluations/deterministic__ood.json');
     const ood = readFileSync(join(dir, 'report-figures', 'ood-scatter.svg'), 'utf8');
     expect(ood).toContain('hmc');
     expect(ood).not.toContain('deterministic');
+    // hmc is the second method of the report: tableau10's second colour, on in-domain and on ood.
+    expect(methodColour(['deterministic', 'hmc'], ['hmc'])).toEqual({ domain: ['hmc'], range: ['#f58518'] });
+    for (const d of ['in-domain', 'ood']) {
+      expect(readFileSync(join(dir, 'report-figures', `${d}-risk-coverage.svg`), 'utf8')).toMatch(/stroke="#f58518"/);
+    }
   });
 
   it('writes the key tables as Markdown with links to the figure files', () => {

@@ -6,6 +6,7 @@
 import type { ExampleSlice } from '../experiment/examples.js';
 import type { ResultRow, StudyPoint } from '../experiment/run.js';
 import {
+  methodColour,
   reliabilitySpec,
   renderSvg,
   riskCoverageSpec,
@@ -119,7 +120,7 @@ async function domainSection(input: ReportInput, name: string, kind: string, row
       caption:
         'Derived from the saved per-slice (score, failed) pairs: keep the slices with the lowest warning scores first; ' +
         'the curve is the failure rate among those kept. Lower is better; at full coverage every curve ends at the overall failure rate.',
-      svg: await renderSvg(riskCoverageSpec(curves, shown, `Slice-level risk–coverage — ${name}`), `${id}-risk-coverage`),
+      svg: await renderSvg(riskCoverageSpec(curves, methodColour(methods, shown), `Slice-level risk–coverage — ${name}`), `${id}-risk-coverage`),
     });
   }
 
@@ -150,6 +151,8 @@ interface StudyPlot {
   readonly study: StudyPoint['study'];
   readonly x: string;
   readonly series: (p: StudyPoint) => string;
+  /** Series are methods (coloured as everywhere else in the report). */
+  readonly byMethod: boolean;
   readonly options: Omit<StudySpecOptions, 'metrics'>;
   readonly caption: string;
 }
@@ -159,6 +162,7 @@ const STUDY_PLOTS: readonly StudyPlot[] = [
     study: 'temperature',
     x: 'temperature',
     series: (p) => (p.setting.augment === false ? 'augmentation off' : 'augmentation on'),
+    byMethod: false,
     options: { title: 'Temperature study (HMC)', xTitle: 'posterior temperature T', xScale: 'ordinal', seriesTitle: 'training data' },
     caption: 'HMC at each posterior temperature T (T = 1 Bayes posterior, T < 1 cold, T = 0 SGD with momentum), with and without augmentation.',
   },
@@ -166,6 +170,7 @@ const STUDY_PLOTS: readonly StudyPlot[] = [
     study: 'cycles',
     x: 'cycles',
     series: (p) => p.method,
+    byMethod: true,
     options: { title: 'Cycles study (HMC)', xTitle: 'cycles M', xScale: 'ordinal', seriesTitle: 'method' },
     caption: 'HMC with M cyclical-annealing cycles and the same total number of steps K.',
   },
@@ -173,6 +178,7 @@ const STUDY_PLOTS: readonly StudyPlot[] = [
     study: 'samples',
     x: 'samples',
     series: (p) => p.method,
+    byMethod: true,
     options: { title: 'Samples study', xTitle: 'samples used (the last ones saved)', xScale: 'linear', seriesTitle: 'method' },
     caption: 'The same trained stores predicting with their last k samples (ensemble: k members).',
   },
@@ -180,6 +186,7 @@ const STUDY_PLOTS: readonly StudyPlot[] = [
     study: 'budget',
     x: 'steps',
     series: (p) => p.method,
+    byMethod: true,
     options: { title: 'Budget study', xTitle: 'steps per network K', xScale: 'ordinal', seriesTitle: 'method' },
     caption: 'Deterministic and HMC training at multiples of the step budget K.',
   },
@@ -187,7 +194,7 @@ const STUDY_PLOTS: readonly StudyPlot[] = [
 
 const STUDY_METRICS = ['mean Dice', 'ECE-ROI', 'slice failure AUROC'] as const;
 
-async function studyFigures(points: readonly StudyPoint[]): Promise<Figure[]> {
+async function studyFigures(points: readonly StudyPoint[], methods: readonly string[]): Promise<Figure[]> {
   const figures: Figure[] = [];
   for (const plot of STUDY_PLOTS) {
     const data: StudyDatum[] = points
@@ -203,7 +210,7 @@ async function studyFigures(points: readonly StudyPoint[]): Promise<Figure[]> {
       id,
       title: plot.options.title,
       caption: `${plot.caption} Validation split; mean Dice over cases, ECE over the ROI, AUROC of the slice warning score for failed slices.`,
-      svg: await renderSvg(studySpec(data, { ...plot.options, metrics: STUDY_METRICS }), id),
+      svg: await renderSvg(studySpec(data, { ...plot.options, metrics: STUDY_METRICS, ...(plot.byMethod ? { colour: methodColour(methods, methods.filter((m) => data.some((d) => d.series === m))) } : {}) }), id),
     });
   }
   return figures;
@@ -228,7 +235,7 @@ export async function buildReport(input: ReportInput): Promise<ReportModel> {
     machine: r.machine ? `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}` : '',
     methods,
     domains,
-    studies: { figures: await studyFigures(r.studies), table: r.studies.length > 0 ? studiesTable(r) : null },
+    studies: { figures: await studyFigures(r.studies, unique([...methods, ...r.studies.map((p) => p.method)])), table: r.studies.length > 0 ? studiesTable(r) : null },
     missing: input.missing,
   };
 }

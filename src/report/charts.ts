@@ -2,7 +2,7 @@
  * The report's figures as Vega-Lite specs (pure builders over plot data) and their rendering to
  * standalone SVG with Vega's headless `View.toSVG()` (no canvas: text widths are estimated).
  */
-import { parse, View } from 'vega';
+import { parse, scheme, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
 const CONFIG = {
@@ -17,9 +17,15 @@ const CONFIG = {
   range: { category: { scheme: 'tableau10' } },
 } as const;
 
-/** Consistent method colours across every chart of a report. */
-export function methodColour(methods: readonly string[]): { domain: string[]; scheme: 'tableau10' } {
-  return { domain: [...methods], scheme: 'tableau10' };
+/** Vega's "tableau10" category colours. */
+const TABLEAU10 = scheme('tableau10') as readonly string[];
+
+/**
+ * A colour scale for the methods `shown` in a chart that gives each method the colour of its place
+ * in `all`, so a method keeps its colour across charts that show different subsets.
+ */
+export function methodColour(all: readonly string[], shown: readonly string[]): { domain: string[]; range: string[] } {
+  return { domain: [...shown], range: shown.map((m) => TABLEAU10[Math.max(0, all.indexOf(m)) % TABLEAU10.length]) };
 }
 
 const PANEL = 170;
@@ -115,7 +121,7 @@ export interface RiskCoverageDatum {
 }
 
 /** Risk (failure rate among the kept slices) vs coverage, one line per method. */
-export function riskCoverageSpec(data: readonly RiskCoverageDatum[], methods: readonly string[], title: string): TopLevelSpec {
+export function riskCoverageSpec(data: readonly RiskCoverageDatum[], colour: ReturnType<typeof methodColour>, title: string): TopLevelSpec {
   return {
     title,
     width: 340,
@@ -125,7 +131,7 @@ export function riskCoverageSpec(data: readonly RiskCoverageDatum[], methods: re
     encoding: {
       x: { field: 'coverage', type: 'quantitative', title: 'coverage (slices kept, lowest score first)', scale: { domain: [0, 1] } },
       y: { field: 'risk', type: 'quantitative', title: 'failure rate of kept slices' },
-      color: { field: 'method', type: 'nominal', title: 'method', scale: methodColour(methods) },
+      color: { field: 'method', type: 'nominal', title: 'method', scale: colour },
       order: { field: 'coverage', type: 'quantitative' },
     },
     config: { ...CONFIG, legend: { ...CONFIG.legend, orient: 'right', direction: 'vertical' } },
@@ -148,6 +154,8 @@ export interface StudySpecOptions {
   readonly seriesTitle: string;
   /** Metric panels, in order. */
   readonly metrics: readonly string[];
+  /** Colours of the series, e.g. {@link methodColour} when the series are methods. */
+  readonly colour?: ReturnType<typeof methodColour>;
 }
 
 /** One panel per metric (independent y), the study's setting on x, one line per series. */
@@ -168,7 +176,7 @@ export function studySpec(data: readonly StudyDatum[], opts: StudySpecOptions): 
       encoding: {
         x,
         y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false }, axis: { format: '.4~g' } },
-        color: { field: 'series', type: 'nominal', title: opts.seriesTitle },
+        color: { field: 'series', type: 'nominal', title: opts.seriesTitle, ...(opts.colour ? { scale: opts.colour } : {}) },
       },
     },
     config: CONFIG,

@@ -16,7 +16,7 @@ export { reportMarkdown, tableMarkdown } from './markdown.js';
 export { loadReportInput, rowKey, type ReportCase, type ReportInput, type SavedEvaluation } from './load.js';
 export { pooledReliability, slicePoints, sliceRiskCoverage, type CoveragePoint, type ReliabilityBin, type SlicePoint } from './derive.js';
 export { encodePng, pngDataUri, PNG_SIGNATURE, type RasterImage } from './png.js';
-export { renderSvg, prefixSvgIds } from './charts.js';
+export { methodColour, prefixSvgIds, renderSvg } from './charts.js';
 export { CLASS_COLOURS, cropBox, exampleScale, renderExample, type CropBox, type ExampleRaster } from './slices.js';
 export { fmt, MISSING, segmentationTable, studiesTable, uncertaintyTable, type Cell, type Column, type Table } from './tables.js';
 
