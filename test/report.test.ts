@@ -382,6 +382,8 @@ describe('writeReport', () => {
     // Best per column in bold: hmc has the higher Dice.
     expect(html).toMatch(/<tr><td class="left">hmc<\/td><td class="best">0\.912 ± 0\.031<\/td>/);
     expect(html).toMatch(/<tr><td class="left">deterministic<\/td><td>0\.800 ± 0\.100<\/td>/);
+    // Column notes once, in the glossary.
+    expect(html.match(/<b>ECE-ROI<\/b>: ECE over the region of interest/g)?.length).toBe(1);
     // Escaped text from the results.
     expect(html).toContain('synthetic &lt;fixture&gt;');
   });
@@ -402,6 +404,7 @@ describe('writeReport', () => {
     expect(md).toContain('| hmc | 0.912 ± 0.031 | 0.912 ± 0.031 | 0.912 ± 0.031 | 4.2 ± 1.0 | 4.2 ± 1.0 | 4.2 ± 1.0 | 250 | 2.50 | 12.3 |');
     expect(md).toContain('| deterministic | 0.800 ± 0.100 | 0.800 ± 0.100 | 0.800 ± 0.100 | – | – | – | 100 | 1.00 | 1.5 |');
     expect(md).toContain('| temperature | temperature=0.01, augment=true | hmc | 0.800 ± 0.010 | 0.0456 | 1.000 | 10 |');
+    expect(md.match(/^- ECE-ROI: /gm)?.length).toBe(1);
     const links = [...md.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]);
     expect(links.length).toBe(8);
     for (const l of links) expect(existsSync(join(dir, l))).toBe(true);

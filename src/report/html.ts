@@ -5,7 +5,7 @@
 import type { DomainSection, ExampleImage, Figure, ReportModel } from './build.js';
 import { pngDataUri } from './png.js';
 import { CLASS_COLOURS } from './slices.js';
-import { bestRows, type Column, type Table } from './tables.js';
+import { bestRows, columnNotes, type Column, type Table } from './tables.js';
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(s: string): string {
@@ -61,11 +61,7 @@ function tableHtml(t: Table): string {
         `<tr>${row.map((cell, j) => `<td${cellClass(t.columns[j], best[j].has(i))}>${escapeHtml(cell.text)}</td>`).join('')}</tr>`,
     )
     .join('\n');
-  const notes = t.columns.filter((c) => c.note).map((c) => `<b>${escapeHtml(c.label)}</b>: ${escapeHtml(c.note as string)}`);
-  return (
-    `<div class="table-wrap"><table><caption>${escapeHtml(t.title)}</caption><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div>` +
-    (notes.length ? `<p class="note">${notes.join('; ')}. Bold: best value in the column (ties all bold).</p>` : '')
-  );
+  return `<div class="table-wrap"><table><caption>${escapeHtml(t.title)}</caption><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
 }
 
 function figureHtml(f: Figure): string {
@@ -120,6 +116,15 @@ function domainHtml(d: DomainSection): string {
   return parts.join('\n');
 }
 
+function glossary(m: ReportModel): string {
+  const notes = columnNotes(m.domains.flatMap((d) => d.tables));
+  if (notes.length === 0) return '';
+  return (
+    `<details class="note" open><summary>Columns</summary><p>${notes.map((n) => `<b>${escapeHtml(n.label)}</b>: ${escapeHtml(n.note)}`).join('; ')}. ` +
+    'Bold cells: the best value in the column (ties all bold).</p></details>'
+  );
+}
+
 /** The report as a self-contained HTML document. */
 export function reportHtml(m: ReportModel): string {
   const nav = [
@@ -142,6 +147,7 @@ export function reportHtml(m: ReportModel): string {
 <p class="meta">Run ${escapeHtml(m.createdAt)}${m.machine ? ` on ${escapeHtml(m.machine)}` : ''}. Methods: ${m.methods.map(escapeHtml).join(', ')}.</p>
 <p class="meta">Every number is read from the saved results (results.json and evaluations/); the report recomputes nothing. '–' marks a value that could not be computed (e.g. HD95 of a structure missing from the prediction).</p>
 <nav>${nav}</nav>
+${glossary(m)}
 ${missing}
 ${m.domains.map(domainHtml).join('\n')}
 <section id="studies"><h2>Studies (validation split)</h2>

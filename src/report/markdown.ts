@@ -1,10 +1,10 @@
 /** The report's key tables as Markdown, with links to the figures written beside it. */
 import type { ReportModel } from './build.js';
-import type { Table } from './tables.js';
+import { columnNotes, type Table } from './tables.js';
 
 const cellText = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-/** A table as GitHub-flavoured Markdown; column notes follow it as a list. */
+/** A table as GitHub-flavoured Markdown. */
 export function tableMarkdown(t: Table): string {
   const lines = [
     `**${cellText(t.title)}**`,
@@ -13,8 +13,6 @@ export function tableMarkdown(t: Table): string {
     `|${t.columns.map((c) => (c.align === 'left' ? ':---' : '---:')).join('|')}|`,
     ...t.rows.map((row) => `| ${row.map((c) => cellText(c.text)).join(' | ')} |`),
   ];
-  const notes = t.columns.filter((c) => c.note);
-  if (notes.length) lines.push('', ...notes.map((c) => `- ${c.label}: ${c.note as string}`));
   return lines.join('\n');
 }
 
@@ -35,6 +33,8 @@ export function reportMarkdown(m: ReportModel, figureDir: string, htmlName: stri
       `Example slices with segmentation and uncertainty overlays are in [${htmlName}](${htmlName}).`,
     '',
   ];
+  const notes = columnNotes(m.domains.flatMap((d) => d.tables));
+  if (notes.length) out.push('Columns:', '', ...notes.map((n) => `- ${n.label}: ${n.note}`), '');
   if (m.missing.length) out.push(`Files named by results.json but not found: ${m.missing.join(', ')}.`, '');
   for (const d of m.domains) {
     out.push(`## ${d.name} (${d.kind}${d.cases === null ? '' : `, ${d.cases} cases`})`, '');

@@ -158,3 +158,10 @@ export function bestRows(table: Table): Set<number>[] {
     return rows;
   });
 }
+
+/** The explained columns of some tables, each label once, in order of appearance. */
+export function columnNotes(tables: readonly Table[]): { readonly label: string; readonly note: string }[] {
+  const seen = new Map<string, string>();
+  for (const t of tables) for (const c of t.columns) if (c.note && !seen.has(c.label)) seen.set(c.label, c.note);
+  return [...seen].map(([label, note]) => ({ label, note }));
+}
