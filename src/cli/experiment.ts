@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { PRESETS, STUDIES, type StudyName } from '../experiment/presets.js';
 import { InterruptedError, runExperiment, type ExperimentOptions, type ExperimentResults } from '../experiment/run.js';
+import { writeReport } from '../report/index.js';
 import { integerIn } from './args.js';
 import { formatSeconds, progressBar, type ProgressBar } from './progress.js';
 
@@ -85,7 +86,10 @@ export function shortTable(r: ExperimentResults): string {
 
 async function finish(results: ExperimentResults | undefined, out: string): Promise<void> {
   if (!results) return;
-  process.stdout.write(`${shortTable(results)}\n\nresults: ${join(out, 'results.md')} (JSON: ${join(out, 'results.json')})\n`);
+  const report = await writeReport({ in: out });
+  process.stdout.write(
+    `${shortTable(results)}\n\nreport:  ${report.html}\nresults: ${join(out, 'results.md')} (JSON: ${join(out, 'results.json')})\n`,
+  );
 }
 
 export function registerExperimentCommands(program: Command): void {

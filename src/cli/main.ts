@@ -9,6 +9,7 @@ import { registerTrainCommands } from './train.js';
 import { registerPredictCommand } from './predict.js';
 import { registerExperimentCommands } from './experiment.js';
 import { registerEvaluateCommand } from './evaluate.js';
+import { registerReportCommand } from './report.js';
 
 const program = new Command();
 program
@@ -22,6 +23,7 @@ registerTrainCommands(program);
 registerPredictCommand(program);
 registerEvaluateCommand(program);
 registerExperimentCommands(program);
+registerReportCommand(program);
 
 try {
   await program.parseAsync(process.argv);

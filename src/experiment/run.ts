@@ -276,7 +276,8 @@ async function trainTimed(ctx: Context, method: Method, config: TrainConfig, dir
   return seconds;
 }
 
-interface CachedEvaluation {
+/** The file `evaluations/METHOD__DOMAIN.json`. */
+export interface CachedEvaluation {
   readonly summary: EvaluationSummary;
   readonly cases: readonly CaseEvaluation[];
   readonly msPerSlice: number;
