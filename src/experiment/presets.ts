@@ -61,13 +61,13 @@ export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
     config: {
       data: { labels: 'acdc', size: 64, batchSize: 8, workers: 1 },
       model: { depth: 3, baseWidth: 8 },
-      optim: { steps: 240, lr: 0.05 },
-      hmc: { cycles: 4, samplesPerCycle: 3, temperature: 0.01 },
+      optim: { steps: 300, lr: 0.1 },
+      hmc: { cycles: 3, samplesPerCycle: 2, temperature: 0.01 },
       ensemble: { members: 5 },
-      checkpointEvery: 40,
+      checkpointEvery: 50,
     },
     studies: ['temperature', 'cycles', 'samples', 'budget'],
-    grid: { temperatures: GRID.temperatures, cycles: GRID.cycles, budgets: [1, 2, 4] },
+    grid: { temperatures: [1, 0.1, 0.01, 0], cycles: [1, 3, 6], budgets: [1, 2] },
   },
   cpu: {
     name: 'cpu',
