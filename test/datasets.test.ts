@@ -326,13 +326,13 @@ describe('splits files', () => {
 
     const bad = join(tmp, 'bad-splits.json');
     writeFileSync(bad, JSON.stringify({ ...s, val: [...s.val, s.train[0]] }));
-    expect(() => readSplits(bad)).toThrow(`splits ${bad}: patient ${s.train[0]} is in both train and val`);
+    expect(() => readSplits(bad)).toThrow(`${bad}: patient ${s.train[0]} is in both train and val`);
     writeFileSync(bad, JSON.stringify({ ...s, version: 2 }));
-    expect(() => readSplits(bad)).toThrow(new RegExp(`splits ${bad}: invalid[\\s\\S]*version`));
+    expect(() => readSplits(bad)).toThrow(new RegExp(`${bad}: invalid splits file[\\s\\S]*version`));
     writeFileSync(bad, JSON.stringify({ ...s, datasetFingerprint: 'abc' }));
     expect(() => readSplits(bad)).toThrow(/sha256/);
     writeFileSync(bad, '{');
-    expect(() => readSplits(bad)).toThrow(`splits ${bad}: cannot read JSON`);
+    expect(() => readSplits(bad)).toThrow(`${bad}: cannot read the splits file as JSON`);
   });
 
   it('says which split patients are missing from a data set', () => {

@@ -13,6 +13,7 @@ import * as z from 'zod';
 import { loadTensors, saveTensors } from '../engine/weights.js';
 import type { Tensor } from '../engine/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readJsonFile } from '../util/json.js';
 import { METHODS } from './methods.js';
 
 
@@ -67,21 +68,11 @@ function sha256(bytes: Uint8Array): string {
 export function openSampleStore(dir: string): SampleStore {
   const path = join(dir, MANIFEST);
   if (!existsSync(path)) throw new Error(`${dir}: not a sample store (no ${MANIFEST})`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
-  }
-  const parsed = ManifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`${path}: invalid sample-store manifest: ${issues}`);
-  }
-  for (const s of parsed.data.samples) {
+  const manifest = readJsonFile(path, ManifestSchema, 'sample-store manifest');
+  for (const s of manifest.samples) {
     if (!existsSync(join(dir, s.file))) throw new Error(`${path}: lists ${s.file}, which is missing`);
   }
-  return { dir, manifest: parsed.data };
+  return { dir, manifest };
 }
 
 /** Loads one weight sample, checking its checksum against the manifest. */

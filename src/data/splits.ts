@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import * as z from 'zod';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readJsonFile } from '../util/json.js';
 import { Rng } from '../util/rng.js';
 import { fingerprint, type CaseRef, type Dataset } from './datasets.js';
 
@@ -121,23 +121,16 @@ export function writeSplits(path: string, splits: Splits): void {
  * @throws {Error} naming the file: unreadable, not JSON, wrong shape, or a patient in two parts.
  */
 export function readSplits(path: string): Splits {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`splits ${path}: cannot read JSON (${(err as Error).message})`);
-  }
-  const parsed = SplitsFile.safeParse(json);
-  if (!parsed.success) throw new Error(`splits ${path}: invalid\n${z.prettifyError(parsed.error)}`);
+  const splits = readJsonFile(path, SplitsFile, 'splits file');
   const seen = new Map<string, SplitPart>();
   for (const part of PARTS) {
-    for (const id of parsed.data[part]) {
+    for (const id of splits[part]) {
       const other = seen.get(id);
-      if (other) throw new Error(`splits ${path}: patient ${id} is in both ${other} and ${part}`);
+      if (other) throw new Error(`${path}: patient ${id} is in both ${other} and ${part}`);
       seen.set(id, part);
     }
   }
-  return parsed.data;
+  return splits;
 }
 
 /**

@@ -8,7 +8,7 @@
  * none) and `NAME_uncertainty.json` (per-slice and volume warning scores). Every file must be on
  * the ground truth's grid.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import * as z from 'zod';
 import { loadCase, openDataset, type CaseRef, type Dataset } from '../data/datasets.js';
@@ -17,6 +17,7 @@ import { readNiftiImage, readNiftiLabels } from '../data/nifti.js';
 import type { Volume } from '../data/volume.js';
 import { evaluateCase, type CaseEvaluation } from './case.js';
 import { summarize, type EvaluationSummary } from './summary.js';
+import { readJsonFile } from '../util/json.js';
 
 export interface EvaluateDirectoryOptions {
   /** Prediction directory. */
@@ -98,15 +99,7 @@ const UncertaintyJson = z.looseObject({
 type UncertaintyFile = z.infer<typeof UncertaintyJson>;
 
 function readUncertaintyJson(path: string, name: string, nz: number): UncertaintyFile {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path}: not a readable JSON file (${(err as Error).message})`);
-  }
-  const parsed = UncertaintyJson.safeParse(json);
-  if (!parsed.success) throw new Error(`${path}: invalid uncertainty file\n${z.prettifyError(parsed.error)}`);
-  const u = parsed.data;
+  const u = readJsonFile(path, UncertaintyJson, 'uncertainty file');
   if (u.case !== name) throw new Error(`${path}: is for case ${JSON.stringify(u.case)}, expected ${JSON.stringify(name)}`);
   if (u.slices.length !== nz) throw new Error(`${path}: has scores for ${u.slices.length} slices, the volume has ${nz}`);
   return u;

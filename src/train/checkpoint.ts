@@ -14,6 +14,7 @@ import * as z from 'zod';
 import { tensor, type Tensor, type TypedArray } from '../engine/index.js';
 import { loadTensors, saveTensors } from '../engine/weights.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readJsonFile } from '../util/json.js';
 
 const CheckpointMetaSchema = z.object({
   version: z.literal(1),
@@ -90,18 +91,7 @@ export function saveCheckpoint(dir: string, c: CheckpointInput): void {
 export function loadCheckpoint(dir: string): Checkpoint | undefined {
   const metaPath = join(dir, META);
   if (!existsSync(metaPath)) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(metaPath, 'utf8'));
-  } catch (err) {
-    throw new Error(`${metaPath}: not valid JSON (${(err as Error).message})`);
-  }
-  const parsed = CheckpointMetaSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`${metaPath}: invalid checkpoint: ${issues}`);
-  }
-  const meta = parsed.data;
+  const meta = readJsonFile(metaPath, CheckpointMetaSchema, 'checkpoint');
   const path = join(dir, meta.file);
   if (!existsSync(path)) throw new Error(`${metaPath}: names ${meta.file}, which is missing`);
   const digest = createHash('sha256').update(readFileSync(path)).digest('hex');

@@ -2,8 +2,8 @@
  * The training configuration: every hyperparameter, validated with zod, with documented defaults.
  * A config file (JSON) may give any subset; the rest takes these defaults.
  */
-import { readFileSync } from 'node:fs';
 import * as z from 'zod';
+import { parseJson, readJsonFile } from '../util/json.js';
 
 
 const positiveInt = z.number().int().positive();
@@ -112,21 +112,10 @@ export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 
 /** Validates a config object; errors name the field and, when given, the file. */
 export function parseTrainConfig(input: unknown, source = 'config'): TrainConfig {
-  const parsed = TrainConfigSchema.safeParse(input ?? {});
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`${source}: invalid training config: ${issues}`);
-  }
-  return parsed.data;
+  return parseJson(input ?? {}, TrainConfigSchema, 'training config', source);
 }
 
 /** Reads and validates a JSON config file. */
 export function loadTrainConfig(path: string): TrainConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path}: cannot read the training config (${(err as Error).message})`);
-  }
-  return parseTrainConfig(raw, path);
+  return readJsonFile(path, TrainConfigSchema, 'training config');
 }
