@@ -1,0 +1,93 @@
+/**
+ * Prediction benchmark: segmenting a volume of 10 slices of 128 × 128 with K = 10 weight samples
+ * (the full pipeline: preprocessing, streaming the samples from disk, forward passes, running
+ * uncertainty sums, inverse mapping, scores), against K plain forward passes of the same batch in
+ * the same run. Reports slices/s and the overhead ratio.
+ *
+ *   npx tsc -p tsconfig.build.json && node dist/bench/predict.js [--threads 2] [--runs 5]
+ *
+ * Writes bench/results/predict.json.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { addSample, completeSampleStore, createSampleStore } from '../src/bayes/store.js';
+import { noGrad, setNumThreads, tensor, tidy } from '../src/engine/index.js';
+import { UNet, type UNetConfig } from '../src/models/index.js';
+import { Predictor } from '../src/predict/predict.js';
+import { writeFileAtomic } from '../src/util/atomic.js';
+import { Rng } from '../src/util/rng.js';
+import { machine, median, repoRoot, timed } from './util.js';
+
+const { values } = parseArgs({
+  options: { threads: { type: 'string', default: '2' }, runs: { type: 'string', default: '5' }, samples: { type: 'string', default: '10' } },
+});
+const threads = Number(values.threads);
+const runs = Number(values.runs);
+const K = Number(values.samples);
+setNumThreads(threads);
+
+const config: UNetConfig = { inChannels: 1, numClasses: 4, depth: 4, baseWidth: 16, norm: 'batch', dropout: 0, dropoutPlacement: 'bottleneck', seed: 0 };
+const [size, nz] = [128, 10];
+const dir = mkdtempSync(join(tmpdir(), 'hmcseg-bench-predict-'));
+try {
+  let store = createSampleStore(dir, {
+    method: 'ensemble',
+    model: { ...config },
+    preprocess: { size, targetSpacing: null },
+    training: {},
+    passesPerSample: 1,
+    data: { dir: '(synthetic)', fingerprint: '-', splitsFingerprint: '-', numTrainSlices: 0 },
+  });
+  for (let k = 0; k < K; k++) {
+    const net = new UNet({ ...config, seed: k });
+    const w = net.state();
+    store = addSample(store, w, { step: k, cycle: 0, member: k, lr: 0, temperature: 0, loss: 0 });
+    for (const t of Object.values(w)) t.dispose();
+    net.dispose();
+  }
+  completeSampleStore(store);
+
+  const rng = new Rng(1);
+  const image = Float32Array.from({ length: size * size * nz }, () => rng.uniform());
+  const volume = { dims: [size, size, nz] as const, spacing: [1.5, 1.5, 8] as const, affine: [1.5, 0, 0, 0, 0, 1.5, 0, 0, 0, 0, 8, 0, 0, 0, 0, 1], data: image };
+
+  const predictor = new Predictor(dir);
+  const full = timed(() => predictor.predict(volume, 'synthetic'), 1, runs);
+  predictor.dispose();
+
+  const net = new UNet(config).eval();
+  const forward = timed(
+    () => {
+      for (let k = 0; k < K; k++) {
+        noGrad(() => tidy(() => net.forward(tensor(image, [nz, 1, size, size])).softmax(1).toFloat32()));
+      }
+    },
+    1,
+    runs,
+  );
+  net.dispose();
+
+  const result = {
+    date: new Date().toISOString(),
+    command: `node dist/bench/predict.js --threads ${threads} --runs ${runs} --samples ${K}`,
+    machine: machine(),
+    config: { model: config, slices: nz, size, samples: K, threads },
+    predictMs: full.medianMs,
+    predictRunsMs: full.runsMs,
+    slicesPerSecond: (nz * 1000) / full.medianMs,
+    forwardOnlyMs: forward.medianMs,
+    forwardRunsMs: forward.runsMs,
+    forwardSlicesPerSecond: (nz * 1000) / forward.medianMs,
+    overheadRatio: full.medianMs / forward.medianMs,
+    pairedRatioMedian: median(full.runsMs.map((t, i) => t / forward.runsMs[i])),
+  };
+  writeFileAtomic(join(repoRoot, 'bench', 'results', 'predict.json'), `${JSON.stringify(result, null, 2)}\n`);
+  console.log(
+    `predict, K=${K}, ${nz} slices ${size}²: ${full.medianMs.toFixed(0)} ms (${result.slicesPerSecond.toFixed(2)} slices/s); ` +
+      `${K} forward passes alone: ${forward.medianMs.toFixed(0)} ms; ratio ${result.overheadRatio.toFixed(3)}`,
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
