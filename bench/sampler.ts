@@ -12,22 +12,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Generator, getNumThreads, randn, setNumThreads } from '../src/engine/index.js';
 import { UNet, type UNetConfig } from '../src/models/index.js';
 import { sgd, sghmc } from '../src/bayes/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
+import { repoRoot, timed } from './util.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = existsSync(join(here, '..', 'package.json')) ? resolve(here, '..') : resolve(here, '..', '..');
 const PYTHON = '/usr/bin/python3';
-
-interface Timing {
-  medianMs: number;
-  runsMs: number[];
-}
 
 interface TorchResult {
   torch: string;
@@ -41,22 +34,6 @@ interface TorchResult {
   normal_ms: number;
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function timed(fn: () => void, warmup: number, runs: number): Timing {
-  for (let i = 0; i < warmup; i++) fn();
-  const runsMs: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    fn();
-    runsMs.push(performance.now() - t0);
-  }
-  return { medianMs: median(runsMs), runsMs };
-}
 
 function runTorch(shapes: number[][], threads: number, warmup: number, runs: number): TorchResult | { unavailable: string } {
   const script = join(repoRoot, 'bench', 'sampler_torch.py');
