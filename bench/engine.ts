@@ -11,18 +11,16 @@
  * Writes bench/results/engine.json.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { crossEntropy, getNumThreads, noGrad, randint, randn, setNumThreads, tidy } from '../src/engine/index.js';
 import { UNet, unetForwardGflop, type UNetConfig } from '../src/models/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
+import { machine, median, repoRoot } from './util.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = existsSync(join(here, '..', 'package.json')) ? resolve(here, '..') : resolve(here, '..', '..');
 const PYTHON = '/usr/bin/python3';
 
 interface Timing {
@@ -45,12 +43,6 @@ interface TorchInfo {
 }
 
 type Op = 'forward' | 'step';
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 function summary(samples: readonly Sample[]): Timing {
   const runsMs = samples.map((s) => s[0]);
@@ -128,33 +120,6 @@ async function measure(op: Op, ours: () => void, torch: TorchServer | undefined,
   return { ours: summary(a), torch: torch ? summary(b) : undefined };
 }
 
-interface Machine {
-  cpu: string;
-  cores: number;
-  /** The libtorch_cpu shared library this process loaded. */
-  libtorch: string;
-  libtorchVersion: string;
-  node: string;
-  openblasCoretype: string;
-}
-
-/** CPU model, cores, the libtorch actually loaded, Node version. */
-function machine(): Machine {
-  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
-  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
-  const maps = existsSync('/proc/self/maps') ? readFileSync('/proc/self/maps', 'utf8') : '';
-  const lib = /\s(\/\S*libtorch_cpu\.so\S*)$/m.exec(maps)?.[1];
-  const libtorch = lib ? realpathSync(lib) : 'unknown';
-  return {
-    cpu,
-    cores: availableParallelism(),
-    libtorch,
-    libtorchVersion: /\.so\.([\d.]+)$/.exec(libtorch)?.[1] ?? 'unknown',
-    node: process.version,
-    openblasCoretype: process.env.OPENBLAS_CORETYPE ?? '(unset)',
-  };
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -205,7 +170,7 @@ async function main(): Promise<void> {
   const ours = { threads: getNumThreads(), params: model.parameterCount };
   model.dispose();
 
-  const m = { ...machine(), loadAverage1m: { before: loadBefore, after: loadavg()[0] } };
+  const m = { ...machine(), loadAverage1mBefore: loadBefore };
   const gfs = (g: number, ms: number) => g / (ms / 1000);
   const row = (what: string, t: Timing, g: number, ref?: Timing) =>
     `${what.padEnd(30)} ${t.medianMs.toFixed(1).padStart(8)} ms (min ${t.minMs.toFixed(1).padStart(7)}) ` +
@@ -218,7 +183,7 @@ async function main(): Promise<void> {
   console.log(`U-Net depth 4, widths 16-32-64-128, ${batch}×1×${size}×${size}, 4 classes, batch norm; ${ours.params} parameters`);
   console.log(`forward ${gflop.toFixed(3)} GFLOP (2 × conv multiply-adds), step ≈ 3× = ${stepGflop.toFixed(3)} GFLOP`);
   console.log(`${m.cpu}, ${m.cores} cores, ${threads} threads, libtorch ${m.libtorchVersion}, node ${m.node}; median of ${runs} after ${warmup} warm-up, interleaved`);
-  console.log(`load average (1 min) ${loadBefore.toFixed(2)} before, ${m.loadAverage1m.after.toFixed(2)} after: other processes share these cores`);
+  console.log(`load average (1 min) ${loadBefore.toFixed(2)} before, ${m.loadAverage1m.toFixed(2)} after: other processes share these cores`);
   console.log(row('hmcseg forward (eval, no grad)', fwd.ours, gflop, fwd.torch));
   console.log(row('hmcseg train step', stp.ours, stepGflop, stp.torch));
   if (torch && fwd.torch && stp.torch) {
