@@ -10,6 +10,7 @@ import { registerPredictCommand } from './predict.js';
 import { registerExperimentCommands } from './experiment.js';
 import { registerEvaluateCommand } from './evaluate.js';
 import { registerReportCommand } from './report.js';
+import { registerSmokeCommand } from './smoke.js';
 
 const program = new Command();
 program
@@ -24,6 +25,7 @@ registerPredictCommand(program);
 registerEvaluateCommand(program);
 registerExperimentCommands(program);
 registerReportCommand(program);
+registerSmokeCommand(program);
 
 try {
   await program.parseAsync(process.argv);

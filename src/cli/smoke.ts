@@ -3,7 +3,10 @@
  * and prints the loss falling — a quick end-to-end check of the native engine, autograd, the flat
  * parameter buffer and the loss.
  */
-import { avgPool2d, Generator, noGrad, randn, setNumThreads, tidy, where, zeros, type Tensor } from '../engine/index.js';
+import type { Command } from 'commander';
+import { sgd } from '../bayes/sgd.js';
+import { integerIn } from './args.js';
+import { avgPool2d, Generator, randn, setNumThreads, tidy, where, type Tensor } from '../engine/index.js';
 import { segmentationLoss, UNet } from '../models/index.js';
 
 export interface SmokeOptions {
@@ -61,7 +64,8 @@ export function runSmoke(opts: SmokeOptions = {}): SmokeResult {
   const data = new Generator(seed + 1);
   const { flat, flatGrad } = model.params;
   const parameterCount = model.parameterCount;
-  const velocity = zeros(flat.shape);
+  const optimizer = sgd({ lr, momentum });
+  let state = optimizer.init(flat);
   const losses: number[] = [];
   const t0 = performance.now();
   log(`smoke: U-Net depth 3, base width 8, ${parameterCount} parameters; ${steps} steps of SGD-momentum on ${BATCH}×1×${SIZE}×${SIZE}`);
@@ -73,18 +77,28 @@ export function runSmoke(opts: SmokeOptions = {}): SmokeResult {
       loss.backward();
       losses.push(loss.item());
       for (const t of [x, y, loss]) t.dispose();
-      noGrad(() => {
-        velocity.mul_(momentum).add_(flatGrad, -lr);
-        flat.add_(velocity);
-      });
+      state = optimizer.update(state, flatGrad);
       if (step === 0 || step === steps - 1 || (step + 1) % logEvery === 0) {
         log(`step ${String(step + 1).padStart(4)}  loss ${losses[step].toFixed(4)}  ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       }
     }
   } finally {
-    velocity.dispose();
+    optimizer.dispose(state);
     data.dispose();
     model.dispose();
   }
   return { losses, seconds: (performance.now() - t0) / 1000, parameterCount };
+}
+
+export function registerSmokeCommand(program: Command): void {
+  program
+    .command('smoke')
+    .description('check the installation: train a small U-Net for a few steps on random data and print the loss falling')
+    .option('--steps <n>', 'training steps', integerIn(1, 100000, 'must be a positive integer'), 30)
+    .action((o: { steps: number }) => {
+      const r = runSmoke({ steps: o.steps });
+      const [first, last] = [r.losses[0], r.losses[r.losses.length - 1]];
+      if (!(last < first)) throw new Error(`smoke: the loss did not fall (${first.toFixed(4)} → ${last.toFixed(4)})`);
+      process.stdout.write(`smoke: ok, loss ${first.toFixed(4)} → ${last.toFixed(4)} in ${r.seconds.toFixed(1)} s\n`);
+    });
 }
