@@ -8,7 +8,9 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { PRESETS, STUDIES, type StudyName } from '../experiment/presets.js';
 import { InterruptedError, runExperiment, type ExperimentOptions, type ExperimentResults } from '../experiment/run.js';
+import * as z from 'zod';
 import { writeReport } from '../report/index.js';
+import { readJsonFile } from '../util/json.js';
 import { integerIn } from './args.js';
 import { formatSeconds, progressBar, type ProgressBar } from './progress.js';
 
@@ -101,10 +103,12 @@ export function registerExperimentCommands(program: Command): void {
     .option('--ood <name=dir[:labels]>', 'an out-of-domain data set (repeatable; replaces the preset’s real ones)', parseOod)
     .option('--studies <list>', `studies to run: ${STUDIES.join(',')} or none (default: the preset's)`, parseStudies)
     .option('--steps <k>', 'override K, the steps per network', integerIn(1, 10_000_000, 'must be a positive integer'))
+    .option('--config <file>', "training-config fields (JSON) to override the preset's")
     .requiredOption('--out <dir>', 'output directory (rerun the same command to resume)')
-    .action(async (o: { preset: 'demo' | 'cpu' | 'full'; data?: string; ood?: ExperimentOptions['ood']; studies?: StudyName[]; steps?: number; out: string }) => {
+    .action(async (o: { preset: 'demo' | 'cpu' | 'full'; data?: string; ood?: ExperimentOptions['ood']; studies?: StudyName[]; steps?: number; config?: string; out: string }) => {
       const data = o.preset === 'demo' ? undefined : resolve(o.data ?? join(DEFAULT_DATA(), 'acdc'));
-      const results = await runWithProgress({ preset: o.preset, out: o.out, data, ood: o.ood, studies: o.studies, steps: o.steps });
+      const config = o.config ? readJsonFile(o.config, z.record(z.string(), z.unknown()), 'config override') : undefined;
+      const results = await runWithProgress({ preset: o.preset, out: o.out, data, ood: o.ood, studies: o.studies, steps: o.steps, config });
       await finish(results, o.out);
     });
 

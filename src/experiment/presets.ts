@@ -67,7 +67,7 @@ export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
       checkpointEvery: 50,
     },
     studies: ['temperature', 'cycles', 'samples', 'budget'],
-    grid: { temperatures: [1, 0.1, 0.01, 0], cycles: [1, 3, 6], budgets: [1, 2] },
+    grid: { temperatures: [1, 0.01, 0], cycles: [1, 3, 6], budgets: [1, 2] },
   },
   cpu: {
     name: 'cpu',

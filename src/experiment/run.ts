@@ -63,6 +63,8 @@ export interface ExperimentOptions {
   readonly studies?: readonly StudyName[];
   /** Override K, the steps per network (e.g. a quick check). */
   readonly steps?: number;
+  /** Fields of the training config to override (merged over the preset's). */
+  readonly config?: TrainConfigInput;
   readonly seed?: number;
   readonly log?: (message: string) => void;
   readonly onTrainProgress?: (label: string, p: TrainProgress) => void;
@@ -129,8 +131,8 @@ function deepMerge<T extends object>(base: T, over: object): T {
 }
 
 /** The preset's training config with the experiment's overrides. */
-export function experimentConfig(preset: Preset, opts: Pick<ExperimentOptions, 'steps' | 'seed'>): TrainConfig {
-  let input: TrainConfigInput = preset.config;
+export function experimentConfig(preset: Preset, opts: Pick<ExperimentOptions, 'steps' | 'seed' | 'config'>): TrainConfig {
+  let input: TrainConfigInput = opts.config ? deepMerge(preset.config, opts.config) : preset.config;
   if (opts.steps !== undefined) input = deepMerge(input, { optim: { steps: opts.steps }, checkpointEvery: Math.max(1, Math.ceil(opts.steps / 4)) });
   if (opts.seed !== undefined) input = deepMerge(input, { seed: opts.seed });
   return parseTrainConfig(input, `preset ${preset.name}`);
@@ -366,9 +368,11 @@ async function runStudies(
   const val: DomainSpec = { name: 'validation', dir: ctx.trainData, labels: ctx.config.data.labels, part: 'val', kind: 'in-domain' };
   const studyDir = join(ctx.out, 'studies');
   const point = async (study: StudyName, name: string, method: Method, config: TrainConfig, setting: StudyPoint['setting']) => {
-    const dir = join(studyDir, study, name);
+    // A study point with the main comparison's method and config reuses that store.
+    const same = preset.methods.includes(method) && jsonText(config) === jsonText(ctx.config);
+    const dir = same ? join(ctx.out, 'models', method) : join(studyDir, study, name);
     const seconds = await trainTimed(ctx, method, config, dir, `${study} ${name}`);
-    const ev = evaluateCached(ctx, dir, val, splits, join(dir, 'evaluation-val.json'), {});
+    const ev = evaluateCached(ctx, dir, val, splits, join(studyDir, study, name, 'evaluation-val.json'), {});
     points.push({ study, setting, method, domain: val.name, summary: ev.summary, trainSeconds: seconds });
   };
   const c = ctx.config;

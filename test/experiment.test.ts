@@ -1,0 +1,83 @@
+// The experiment's plumbing on the demo preset with a few steps: every method trained, evaluated
+// on every domain, the samples study run, results and the report written; an interrupted run
+// continues where it stopped, and a rerun of a finished one does nothing again.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METHODS } from '../src/bayes/methods.js';
+import { InterruptedError, runExperiment, type ExperimentOptions, type ExperimentResults } from '../src/experiment/run.js';
+import { writeReport } from '../src/report/index.js';
+
+let root: string;
+const quick = (out: string, extra: Partial<ExperimentOptions> = {}): ExperimentOptions => ({
+  preset: 'demo',
+  out,
+  steps: 3,
+  studies: ['samples'],
+  config: { data: { workers: 0 }, ensemble: { members: 2 }, hmc: { cycles: 1, samplesPerCycle: 2, beta: 1 } },
+  ...extra,
+});
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'hmcseg-experiment-'));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('experiment (demo preset, 3 steps)', () => {
+  let results: ExperimentResults;
+  const out = () => join(root, 'run');
+
+  it('stops with InterruptedError when asked, keeping what is complete', async () => {
+    const controller = new AbortController();
+    const first = runExperiment(
+      quick(out(), { signal: controller.signal, onTrainProgress: (label) => label === 'mcdropout' && controller.abort() }),
+    );
+    await expect(first).rejects.toBeInstanceOf(InterruptedError);
+    expect(existsSync(join(out(), 'models', 'deterministic', 'manifest.json'))).toBe(true);
+    expect(existsSync(join(out(), 'results.json'))).toBe(false);
+  }, 60_000);
+
+  it('the rerun continues: trains every method, evaluates it on every domain, runs the samples study', async () => {
+    const log: string[] = [];
+    results = await runExperiment(quick(out(), { log: (m) => log.push(m) }));
+    expect(log).not.toContain('train: deterministic');
+    expect(log).toContain('train: mcdropout');
+    expect(results.domains.map((d) => d.name)).toEqual(['in-domain', 'phantom-ssfp', 'phantom-t1map', 'phantom-t2map']);
+    expect(results.rows).toHaveLength(METHODS.length * 4);
+    for (const row of results.rows) {
+      expect(row.summary.cases).toBeGreaterThan(0);
+      expect(row.predictMsPerSlice).toBeGreaterThan(0);
+    }
+    const hmc = results.rows.find((r) => r.method === 'hmc' && r.domain === 'in-domain');
+    expect(hmc?.samples).toBe(2);
+    const ens = results.rows.find((r) => r.method === 'ensemble' && r.domain === 'in-domain');
+    expect(ens?.samples).toBe(2);
+    expect(results.studies.filter((p) => p.study === 'samples').map((p) => [p.method, p.setting.samples])).toEqual([
+      ['hmc', 1],
+      ['hmc', 2],
+      ['ensemble', 1],
+      ['ensemble', 2],
+    ]);
+    expect(results.config.optim.steps).toBe(3);
+    expect(existsSync(join(out(), 'results.md'))).toBe(true);
+  }, 120_000);
+
+  it('a rerun trains and evaluates nothing again and gives the same results', async () => {
+    const log: string[] = [];
+    const again = await runExperiment(quick(out(), { log: (m) => log.push(m) }));
+    expect(log.filter((m) => m.startsWith('train:') || m.startsWith('evaluate:'))).toEqual([]);
+    expect(again.rows.map((r) => r.summary)).toEqual(results.rows.map((r) => r.summary));
+  }, 60_000);
+
+  it('refuses an output directory holding another experiment', async () => {
+    await expect(runExperiment(quick(out(), { steps: 4 }))).rejects.toThrow(/another preset, config or data/);
+  });
+
+  it('renders the report from the saved results', async () => {
+    const files = await writeReport({ in: out() });
+    const html = readFileSync(files.html, 'utf8');
+    expect(html).toContain('hmcseg experiment report');
+    expect(html).not.toMatch(/<script\s+src|src="http/);
+  }, 60_000);
+});
