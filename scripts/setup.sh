@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Sets up hmcseg on Debian/Ubuntu: system packages (libtorch, OpenBLAS), npm packages, native addon, TypeScript.
-# Idempotent: installs only what is missing. Not root and packages missing: prints the command and exits 1.
+# Sets up hmcseg on Debian/Ubuntu: system packages (libtorch, OpenBLAS; PyTorch for comparisons),
+# npm packages, native addon, TypeScript. Idempotent: installs only what is missing.
+# Not root and required packages missing: prints the command and exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+installed() { command -v dpkg-query >/dev/null && dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 
 need=()
 have_libtorch() {
@@ -11,27 +14,34 @@ have_libtorch() {
 }
 if ! have_libtorch; then need+=(libtorch-dev); fi
 # OpenBLAS makes libtorch's convolutions 1.6-1.7x faster than the reference BLAS Debian picks otherwise.
-if command -v dpkg-query >/dev/null && ! dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q 'ok installed'; then
-  need+=(libopenblas0-pthread)
-fi
+if command -v dpkg-query >/dev/null && ! installed libopenblas0-pthread; then need+=(libopenblas0-pthread); fi
 for tool in g++ make python3; do
-  command -v "$tool" >/dev/null || need+=("$([ "$tool" = g++ ] && echo g++ || echo "$tool")")
+  command -v "$tool" >/dev/null || need+=("$tool")
 done
+# Optional: PyTorch (the same libtorch) for the benchmarks' same-run comparisons and the
+# interchange tests, which are skipped without it.
+optional=()
+if command -v dpkg-query >/dev/null && ! installed python3-torch; then optional+=(python3-torch); fi
 
-if [ ${#need[@]} -gt 0 ]; then
+if [ ${#need[@]} -gt 0 ] || { [ ${#optional[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; }; then
   if ! command -v apt-get >/dev/null; then
     echo "hmcseg setup: missing ${need[*]}; install libtorch (or set LIBTORCH=/path/to/libtorch) and a C++ compiler." >&2
     exit 1
   fi
   if [ "$(id -u)" != 0 ]; then
     echo "hmcseg setup: missing system packages. Run as root:" >&2
-    echo "  apt-get update && apt-get install -y ${need[*]}" >&2
+    echo "  apt-get update && apt-get install -y ${need[*]} ${optional[*]}" >&2
     exit 1
   fi
-  echo "hmcseg setup: installing ${need[*]}"
+  echo "hmcseg setup: installing ${need[*]} ${optional[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
+  if [ ${#optional[@]} -gt 0 ]; then
+    apt-get install -y -qq "${optional[@]}" >/dev/null || echo "hmcseg setup: ${optional[*]} not installed; PyTorch comparisons will be skipped" >&2
+  fi
+elif [ ${#optional[@]} -gt 0 ]; then
+  echo "hmcseg setup: optional ${optional[*]} missing (as root: apt-get install -y ${optional[*]}); PyTorch comparisons will be skipped" >&2
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -8,6 +8,7 @@ import { UNet, unetForwardGflop } from '../src/models/index.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const PYTHON = '/usr/bin/python3';
+const hasTorch = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -100,7 +101,7 @@ describe('UNet', () => {
     b.dispose();
   });
 
-  it.skipIf(!existsSync(PYTHON))('gives PyTorch logits for PyTorch weights (eval and train mode)', () => {
+  it.skipIf(!hasTorch)('gives PyTorch logits for PyTorch weights (eval and train mode)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hmcseg-unet-'));
     try {
       const file = join(dir, 'case.json');
