@@ -9,6 +9,7 @@
 import type { Volume } from '../data/volume.js';
 import { invertLabels, invertMap, invertProbabilities, preprocessVolume, type VolumeTransform } from '../data/preprocess.js';
 import { NUM_CLASSES } from '../data/labels.js';
+import { argmax } from '../metrics/calibration.js';
 import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
 import { noGrad, tensor, tidy } from '../engine/index.js';
 import { UNet, type UNetConfig } from '../models/unet.js';
@@ -100,21 +101,7 @@ export class Predictor {
         perSlice.set(maps.mean.subarray(c * nz * plane + z * plane, c * nz * plane + (z + 1) * plane), (z * NUM_CLASSES + c) * plane);
       }
     }
-    const seg = new Uint8Array(nz * plane);
-    for (let z = 0; z < nz; z++) {
-      for (let p = 0; p < plane; p++) {
-        let best = 0;
-        let bestP = -1;
-        for (let c = 0; c < NUM_CLASSES; c++) {
-          const v = perSlice[(z * NUM_CLASSES + c) * plane + p];
-          if (v > bestP) {
-            bestP = v;
-            best = c;
-          }
-        }
-        seg[z * plane + p] = best;
-      }
-    }
+    const seg = argmax(maps.mean, NUM_CLASSES); // class-major over the volume → labels in [z][y][x]
     const t: VolumeTransform = pre.transform;
     const segmentation = invertLabels(seg, t);
     const entropy = invertMap(maps.predictiveEntropy, t);
