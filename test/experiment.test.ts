@@ -13,9 +13,9 @@ let root: string;
 const quick = (out: string, extra: Partial<ExperimentOptions> = {}): ExperimentOptions => ({
   preset: 'demo',
   out,
-  steps: 3,
+  steps: 6,
   studies: ['samples'],
-  config: { data: { workers: 0 }, ensemble: { members: 2 }, hmc: { cycles: 1, samplesPerCycle: 2, beta: 1 } },
+  config: { data: { workers: 0 }, ensemble: { members: 2 }, hmc: { cycles: 3, samplesPerCycle: 1, beta: 1 } },
   ...extra,
 });
 
@@ -24,7 +24,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-describe('experiment (demo preset, 3 steps)', () => {
+describe('experiment (demo preset, 6 steps)', () => {
   let results: ExperimentResults;
   const out = () => join(root, 'run');
 
@@ -50,16 +50,17 @@ describe('experiment (demo preset, 3 steps)', () => {
       expect(row.predictMsPerSlice).toBeGreaterThan(0);
     }
     const hmc = results.rows.find((r) => r.method === 'hmc' && r.domain === 'in-domain');
-    expect(hmc?.samples).toBe(2);
+    expect(hmc?.samples).toBe(3);
     const ens = results.rows.find((r) => r.method === 'ensemble' && r.domain === 'in-domain');
     expect(ens?.samples).toBe(2);
     expect(results.studies.filter((p) => p.study === 'samples').map((p) => [p.method, p.setting.samples])).toEqual([
       ['hmc', 1],
       ['hmc', 2],
+      ['hmc', 3],
       ['ensemble', 1],
       ['ensemble', 2],
     ]);
-    expect(results.config.optim.steps).toBe(3);
+    expect(results.config.optim.steps).toBe(6);
     expect(existsSync(join(out(), 'results.md'))).toBe(true);
   }, 120_000);
 
@@ -70,8 +71,31 @@ describe('experiment (demo preset, 3 steps)', () => {
     expect(again.rows.map((r) => r.summary)).toEqual(results.rows.map((r) => r.summary));
   }, 60_000);
 
+  it('runs the cycle-layout and BatchNorm studies, reusing the main HMC store where the config is the same', async () => {
+    const log: string[] = [];
+    const r = await runExperiment(quick(out(), { studies: ['layout', 'batchnorm'], log: (m) => log.push(m) }));
+    // The demo grid: layouts (×1, from cycle 1) = the main run and (×2, from cycle 2); 0 and 2 BatchNorm batches.
+    expect(log.filter((m) => m.startsWith('train:'))).toEqual(['train: layout F2-from1', 'train: batchnorm bn2']);
+    expect(r.studies.map((p) => [p.study, p.setting.layout ?? p.setting.bnBatches])).toEqual([
+      ['layout', 'first cycle ×1, samples from cycle 1'],
+      ['layout', 'first cycle ×2, samples from cycle 2'],
+      ['batchnorm', 0],
+      ['batchnorm', 2],
+    ]);
+    // K = 6, M = 3 with a first cycle twice as long: cycles of 4, 1 and 1 steps; samples from the last two.
+    const warm = JSON.parse(readFileSync(join(out(), 'studies', 'layout', 'F2-from1', 'manifest.json'), 'utf8'));
+    expect(warm.samples.map((s: { step: number }) => s.step)).toEqual([4, 5]);
+    // The main store's evaluation equals the reused points' (same samples, same validation cases).
+    const [same, , stored] = r.studies;
+    expect(stored.summary).toEqual(same.summary);
+    const files = await writeReport({ in: out() });
+    const html = readFileSync(files.html, 'utf8');
+    expect(html).toContain('Cycle-layout study (HMC)');
+    expect(html).toContain('BatchNorm statistics study (HMC)');
+  }, 120_000);
+
   it('refuses an output directory holding another experiment', async () => {
-    await expect(runExperiment(quick(out(), { steps: 4 }))).rejects.toThrow(/another preset, config or data/);
+    await expect(runExperiment(quick(out(), { steps: 7 }))).rejects.toThrow(/another preset, config or data/);
   });
 
   it('renders the report from the saved results', async () => {

@@ -73,6 +73,28 @@ describe('train', () => {
     expect(log.filter((l) => l.phase === 'explore').every((l) => l.temperature === 0)).toBe(true);
   });
 
+  it('bnBatches: samples keep their weights and store BatchNorm statistics recomputed on fixed batches', async () => {
+    const plain = join(root, 'hmc-bn0');
+    const recomputed = join(root, 'hmc-bn2');
+    await train({ method: 'hmc', config: tiny(), data, splits, out: plain });
+    await train({ method: 'hmc', config: tiny({ bnBatches: 2 }), data, splits, out: recomputed });
+    const a = openSampleStore(plain);
+    const b = openSampleStore(recomputed);
+    expect(b.manifest.samples.map((s) => s.step)).toEqual(a.manifest.samples.map((s) => s.step));
+    for (let i = 0; i < a.manifest.samples.length; i++) {
+      const wa = loadSample(a, i);
+      const wb = loadSample(b, i);
+      let statsDiffer = 0;
+      for (const [k, t] of Object.entries(wa)) {
+        const same = Buffer.from(t.toArray().buffer).equals(Buffer.from(wb[k].toArray().buffer));
+        if (k.includes('running_')) statsDiffer += same ? 0 : 1;
+        else expect(same, k).toBe(true);
+      }
+      expect(statsDiffer).toBeGreaterThan(0);
+      for (const t of [...Object.values(wa), ...Object.values(wb)]) t.dispose();
+    }
+  });
+
   it('ensemble: one sample per member, members differ', async () => {
     const out = join(root, 'ens');
     await train({ method: 'ensemble', config: tiny({ ensemble: { members: 2 }, optim: { steps: 4 } }), data, splits, out });

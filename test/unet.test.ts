@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { crossEntropy, liveTensors, noGrad, randn, tensor, tidy, zeros, type Tensor } from '../src/engine/index.js';
+import { conv2d, crossEntropy, liveTensors, noGrad, randn, tensor, tidy, zeros, type Tensor } from '../src/engine/index.js';
 import { UNet, unetForwardGflop } from '../src/models/index.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -171,6 +171,36 @@ describe('UNet', () => {
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[0] / Math.min(...losses.slice(-10))).toBeGreaterThan(10);
     m.dispose();
+  });
+
+  it('recomputeBatchNorm: running statistics become the mean of the batch statistics; weights and mode stay', () => {
+    const m = new UNet({ depth: 2, baseWidth: 4, dropout: 0.5, dropoutPlacement: 'decoder', seed: 7 }).eval().setDropoutActive(true);
+    const before = m.state();
+    const xs = [randn([3, 1, 16, 16]), randn([5, 1, 16, 16]).mul(2).add(1)];
+    expect(m.recomputeBatchNorm(xs)).toBe(2);
+    // enc0.bn1 normalises conv1(x) directly: its statistics can be computed by hand.
+    const stats = xs.map((x) =>
+      noGrad(() => {
+        const y = conv2d(x, m.param('enc0.conv1.weight'), undefined, { padding: 1 });
+        return { mean: y.mean([0, 2, 3]).toFloat32(), var: y.std([0, 2, 3]).square().toFloat32() };
+      }),
+    );
+    const avg = (k: 'mean' | 'var') => stats[0][k].map((v, c) => (v + stats[1][k][c]) / 2);
+    expect(maxAbsDiff(m.buffer('enc0.bn1.running_mean').toFloat32(), avg('mean'))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(m.buffer('enc0.bn1.running_var').toFloat32(), avg('var'))).toBeLessThan(1e-4);
+    // Deeper layers moved off their initial 0 / 1 as well.
+    expect(maxAbsDiff(m.buffer('dec0.bn2.running_mean').toFloat32(), [0, 0, 0, 0])).toBeGreaterThan(1e-3);
+    // Parameters and modes are untouched; a second call starts afresh and gives the same statistics.
+    const after = m.state();
+    for (const [k, t] of Object.entries(before)) {
+      if (!k.includes('running_')) expect(maxAbsDiff(after[k].toFloat32(), t.toFloat32())).toBe(0);
+    }
+    expect(m.training).toBe(false);
+    expect(m.dropoutActive).toBe(true);
+    m.recomputeBatchNorm(xs);
+    expect(maxAbsDiff(m.buffer('enc0.bn1.running_var').toFloat32(), after['enc0.bn1.running_var'].toFloat32())).toBe(0);
+    // Without BatchNorm there is nothing to recompute.
+    expect(new UNet({ depth: 2, baseWidth: 4, norm: 'instance' }).recomputeBatchNorm(xs)).toBe(0);
   });
 
   it('MC Dropout: dropout on in eval mode gives different forwards, off gives identical ones', () => {

@@ -8,13 +8,18 @@
 import type { Method } from '../bayes/methods.js';
 import type { TrainConfigInput } from '../train/config.js';
 
-export const STUDIES = ['temperature', 'cycles', 'samples', 'budget'] as const;
+export const STUDIES = ['temperature', 'cycles', 'layout', 'batchnorm', 'samples', 'budget'] as const;
 export type StudyName = (typeof STUDIES)[number];
 
 export interface PhantomSetSpec {
   readonly cases: number;
   readonly size: number;
   readonly seed: number;
+}
+
+export interface CycleLayoutSetting {
+  readonly firstCycleFactor: number;
+  readonly sampleFromCycle: number;
 }
 
 export interface Preset {
@@ -36,6 +41,10 @@ export interface Preset {
     readonly cycles: readonly number[];
     /** Budget multipliers of K. */
     readonly budgets: readonly number[];
+    /** Cycle layouts at the preset's M: a longer first cycle (warm-up) and/or sampling only from a later cycle. */
+    readonly layouts: readonly CycleLayoutSetting[];
+    /** Batches over which each HMC sample's BatchNorm statistics are recomputed (0: stored from training). */
+    readonly bnBatches: readonly number[];
   };
 }
 
@@ -44,6 +53,13 @@ const GRID = {
   temperatures: [1, 0.3, 0.1, 0.03, 0.01, 0],
   cycles: [1, 2, 4, 8],
   budgets: [1, 2, 4, 8],
+  layouts: [
+    { firstCycleFactor: 1, sampleFromCycle: 0 },
+    { firstCycleFactor: 2, sampleFromCycle: 0 },
+    { firstCycleFactor: 1, sampleFromCycle: 4 },
+    { firstCycleFactor: 2, sampleFromCycle: 2 },
+  ],
+  bnBatches: [0, 32],
 };
 
 export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
@@ -67,7 +83,16 @@ export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
       checkpointEvery: 50,
     },
     studies: ['temperature', 'cycles', 'samples', 'budget'],
-    grid: { temperatures: [1, 0.01, 0], cycles: [1, 3, 6], budgets: [1, 2] },
+    grid: {
+      temperatures: [1, 0.01, 0],
+      cycles: [1, 3, 6],
+      budgets: [1, 2],
+      layouts: [
+        { firstCycleFactor: 1, sampleFromCycle: 0 },
+        { firstCycleFactor: 2, sampleFromCycle: 1 },
+      ],
+      bnBatches: [0, 2],
+    },
   },
   cpu: {
     name: 'cpu',
@@ -89,7 +114,18 @@ export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
       checkpointEvery: 50,
     },
     studies: ['samples'],
-    grid: { temperatures: [0.1, 0.01, 0], cycles: [1, 4], budgets: [1, 2] },
+    grid: {
+      temperatures: [1, 0.1, 0.01, 0],
+      cycles: [1, 2, 4, 8],
+      budgets: [1, 2, 4],
+      layouts: [
+        { firstCycleFactor: 1, sampleFromCycle: 0 },
+        { firstCycleFactor: 2, sampleFromCycle: 0 },
+        { firstCycleFactor: 1, sampleFromCycle: 2 },
+        { firstCycleFactor: 2, sampleFromCycle: 1 },
+      ],
+      bnBatches: [0, 16],
+    },
   },
   full: {
     name: 'full',

@@ -39,7 +39,7 @@ import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from '../tr
 import { train, type TrainProgress } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { collectExamples, type ExampleSlice } from './examples.js';
-import { PRESETS, type Preset, type StudyName } from './presets.js';
+import { PRESETS, type CycleLayoutSetting, type Preset, type StudyName } from './presets.js';
 
 export interface DomainSpec {
   readonly name: string;
@@ -388,6 +388,17 @@ async function runStudies(
       for (const m of preset.grid.cycles) {
         await point(study, `M${m}`, 'hmc', parseTrainConfig(deepMerge(c, { hmc: { cycles: m } })), { cycles: m });
       }
+    } else if (study === 'layout') {
+      for (const l of preset.grid.layouts) {
+        const config = parseTrainConfig(deepMerge(c, { hmc: l }));
+        await point(study, `F${l.firstCycleFactor}-from${l.sampleFromCycle}`, 'hmc', config, { layout: layoutLabel(l), ...l });
+      }
+    } else if (study === 'batchnorm') {
+      for (const n of preset.grid.bnBatches) {
+        // 0 leaves the field out: the main comparison's config, whose store is reused.
+        const config = parseTrainConfig(deepMerge(c, n > 0 ? { bnBatches: n } : {}));
+        await point(study, `bn${n}`, 'hmc', config, { bnBatches: n });
+      }
     } else if (study === 'budget') {
       for (const f of preset.grid.budgets) {
         const config = parseTrainConfig(deepMerge(c, { optim: { steps: c.optim.steps * f }, checkpointEvery: c.checkpointEvery * f }));
@@ -411,6 +422,10 @@ async function runStudies(
   }
   return points;
 }
+
+/** A cycle layout in words, e.g. "first cycle ×2, samples from cycle 2". */
+export const layoutLabel = (l: CycleLayoutSetting) =>
+  `first cycle ×${l.firstCycleFactor}, samples from cycle ${l.sampleFromCycle + 1}`;
 
 const fmt = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
 

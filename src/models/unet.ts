@@ -22,6 +22,7 @@ import {
   dropout,
   instanceNorm,
   maxPool2d,
+  noGrad,
   tidy,
   type DType,
   type Tensor,
@@ -169,6 +170,7 @@ export class UNet extends Module {
   readonly config: UNetConfig;
   readonly #blocks: readonly BlockSpec[];
   #dropoutActive = true;
+  #bnMomentum = BN_MOMENTUM;
 
   constructor(config: Partial<UNetConfig> = {}, opts: { dtype?: DType; device?: string } = {}) {
     const c: UNetConfig = { ...UNET_DEFAULTS, ...config };
@@ -196,6 +198,40 @@ export class UNet extends Module {
 
   get dropoutActive(): boolean {
     return this.#dropoutActive;
+  }
+
+  /**
+   * Recomputes the BatchNorm running statistics for the current weights from `batches`
+   * (N×inChannels×H×W inputs): each layer's running mean and unbiased variance become the average
+   * of its batch statistics over the batches, as PyTorch's `momentum=None` (and SWA's `update_bn`)
+   * computes them. Weights, mode and dropout are left as they were; a network without BatchNorm is
+   * unchanged. Returns the number of batches used.
+   */
+  recomputeBatchNorm(batches: Iterable<Tensor>): number {
+    if (this.config.norm !== 'batch') return 0;
+    const names = this.#blocks.flatMap((b) => ([1, 2] as const).map((i) => `${b.name}.${normName('batch', i)}`));
+    const training = this.training;
+    const dropout = this.#dropoutActive;
+    let n = 0;
+    try {
+      this.train(true).setDropoutActive(false);
+      noGrad(() => {
+        for (const name of names) {
+          this.buffer(`${name}.running_mean`).zero_();
+          this.buffer(`${name}.running_var`).fill_(1);
+        }
+        for (const x of batches) {
+          // Momentum 1/(n+1): the running value becomes the mean of the n+1 batch statistics.
+          this.#bnMomentum = 1 / (n + 1);
+          this.forward(x).dispose();
+          n++;
+        }
+      });
+    } finally {
+      this.#bnMomentum = BN_MOMENTUM;
+      this.train(training).setDropoutActive(dropout);
+    }
+    return n;
   }
 
   /** N×inChannels×H×W → N×numClasses×H×W logits; H and W must be divisible by 2^(depth−1). */
@@ -260,7 +296,7 @@ export class UNet extends Module {
             runningMean: this.buffer(`${n}.running_mean`),
             runningVar: this.buffer(`${n}.running_var`),
             training: this.training,
-            momentum: BN_MOMENTUM,
+            momentum: this.#bnMomentum,
             eps: NORM_EPS,
           }),
         );

@@ -175,6 +175,22 @@ const STUDY_PLOTS: readonly StudyPlot[] = [
     caption: 'HMC with M cyclical-annealing cycles and the same total number of steps K.',
   },
   {
+    study: 'layout',
+    x: 'layout',
+    series: (p) => p.method,
+    byMethod: true,
+    options: { title: 'Cycle-layout study (HMC)', xTitle: 'cycle layout', xScale: 'ordinal', seriesTitle: 'method' },
+    caption: 'HMC with the same K and M: a first cycle longer than the others (warm-up) and samples taken only from a later cycle on.',
+  },
+  {
+    study: 'batchnorm',
+    x: 'bnBatches',
+    series: (p) => p.method,
+    byMethod: true,
+    options: { title: 'BatchNorm statistics study (HMC)', xTitle: 'batches recomputing each sample’s statistics (0: stored from training)', xScale: 'ordinal', seriesTitle: 'method' },
+    caption: 'HMC samples with the running BatchNorm statistics of training, or statistics recomputed for each sample on fixed un-augmented training batches.',
+  },
+  {
     study: 'samples',
     x: 'samples',
     series: (p) => p.method,
@@ -198,9 +214,9 @@ async function studyFigures(points: readonly StudyPoint[], methods: readonly str
   const figures: Figure[] = [];
   for (const plot of STUDY_PLOTS) {
     const data: StudyDatum[] = points
-      .filter((p) => p.study === plot.study && typeof p.setting[plot.x] === 'number')
+      .filter((p) => p.study === plot.study && ['number', 'string'].includes(typeof p.setting[plot.x]))
       .flatMap((p) => {
-        const base = { x: p.setting[plot.x] as number, series: plot.series(p) };
+        const base = { x: p.setting[plot.x] as number | string, series: plot.series(p) };
         const values = [p.summary.all?.meanDice?.mean, p.summary.calibration?.roi?.ece?.value, p.summary.failure?.slice?.auroc?.value];
         return STUDY_METRICS.map((metric, i) => ({ ...base, metric, value: Number.isFinite(values[i]) ? (values[i] as number) : null }));
       });

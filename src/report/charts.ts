@@ -140,7 +140,8 @@ export function riskCoverageSpec(data: readonly RiskCoverageDatum[], colour: Ret
 
 /** A point of a study: one setting (x), one series, one metric. */
 export interface StudyDatum {
-  readonly x: number;
+  /** The setting: a number, or a label on an ordinal axis. */
+  readonly x: number | string;
   readonly series: string;
   readonly metric: string;
   readonly value: number | null;

@@ -102,6 +102,13 @@ export const TrainConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Batches of un-augmented training slices over which every weight sample's BatchNorm running
+     * statistics are recomputed before it is stored (absent or 0: the running statistics of
+     * training are stored). Training itself is unchanged. Optional without a default so that the
+     * config hash of runs made before it existed stays the same.
+     */
+    bnBatches: z.number().int().nonnegative().optional(),
     /** Steps between checkpoints. */
     checkpointEvery: positiveInt.default(50),
   })

@@ -29,11 +29,11 @@ import {
   type SampleStore,
 } from '../bayes/store.js';
 import { openDataset, fingerprint } from '../data/datasets.js';
-import { createLoader, type BatchLoader, type Sample2D } from '../data/loader.js';
+import { createLoader, type Batch, type BatchLoader, type Sample2D } from '../data/loader.js';
 import { augmentConfig } from '../data/augment.js';
 import { readSplits, splitCases } from '../data/splits.js';
 import { NUM_CLASSES } from '../data/labels.js';
-import { manualSeed, setDeterministic, setNumThreads, tensor, tidy } from '../engine/index.js';
+import { manualSeed, setDeterministic, setNumThreads, tensor, tidy, type Tensor } from '../engine/index.js';
 import { segmentationLoss } from '../models/loss.js';
 import { UNet, type UNetConfig } from '../models/unet.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -328,6 +328,7 @@ async function trainMember(
         workers: config.data.workers,
         start: ckpt?.meta.loader,
       });
+      const bnInputs = await batchNormInputs(samples, config);
       let lastCheckpoint: number | null = ckpt ? ckpt.meta.step : null;
       const checkpoint = (stepsDone: number) => {
         const modelState = model.state();
@@ -381,7 +382,7 @@ async function trainMember(
 
         const info = sampler.stepInfo(step);
         if (plan.sampleSteps.has(step)) {
-          const weights = model.state();
+          const weights = bnInputs.length > 0 ? recomputedState(model, bnInputs) : model.state();
           try {
             store = addSample(store, weights, {
               step,
@@ -425,6 +426,45 @@ async function trainMember(
       if (sampler && state) sampler.dispose(state);
       model.dispose();
     }
+  }
+}
+
+/** Seed offset of the fixed batches that BatchNorm statistics are recomputed on. */
+const BN_SEED = 524287;
+
+/** The `config.bnBatches` fixed batches of un-augmented training slices (none when off or without BatchNorm). */
+async function batchNormInputs(samples: readonly Sample2D[], config: TrainConfig): Promise<Batch[]> {
+  const count = config.bnBatches ?? 0;
+  if (count === 0 || config.model.norm !== 'batch') return [];
+  const loader = createLoader(samples, {
+    nx: config.data.size,
+    ny: config.data.size,
+    batchSize: Math.min(config.data.batchSize, samples.length),
+    seed: config.seed + BN_SEED,
+    augment: null,
+    workers: 0,
+  });
+  try {
+    const out: Batch[] = [];
+    for (let i = 0; i < count; i++) out.push(await loader.next());
+    return out;
+  } finally {
+    await loader.close();
+  }
+}
+
+/**
+ * A copy of the model's state with BatchNorm statistics recomputed on `inputs`; the model itself
+ * keeps its running statistics, so training goes on as it would without recomputation.
+ */
+function recomputedState(model: UNet, inputs: readonly Batch[]): Record<string, Tensor> {
+  const training = model.state();
+  try {
+    tidy(() => model.recomputeBatchNorm(inputs.map((b) => tensor(b.images, b.imageShape))));
+    return model.state();
+  } finally {
+    model.loadState(training);
+    for (const t of Object.values(training)) t.dispose();
   }
 }
 
