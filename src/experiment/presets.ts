@@ -82,7 +82,7 @@ export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
       ensemble: { members: 5 },
       checkpointEvery: 50,
     },
-    studies: ['temperature', 'cycles', 'samples', 'budget'],
+    studies: ['temperature', 'cycles', 'layout', 'batchnorm', 'samples', 'budget'],
     grid: {
       temperatures: [1, 0.01, 0],
       cycles: [1, 3, 6],
@@ -146,7 +146,7 @@ export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
       ensemble: { members: 5 },
       checkpointEvery: 200,
     },
-    studies: ['temperature', 'cycles', 'samples', 'budget'],
+    studies: ['temperature', 'cycles', 'layout', 'batchnorm', 'samples', 'budget'],
     grid: GRID,
   },
 };
