@@ -40,7 +40,7 @@ try {
     data: { size, batchSize: 8, workers: 1 },
     model: { depth: 4, baseWidth: 16 },
     optim: { steps, lr: 0.05 },
-    hmc: { cycles: 4, samplesPerCycle: 3, temperature: 0.01 },
+    hmc: { cycles: 4, samplesPerCycle: 3, temperature: 0.01, sampleFromCycle: 0 },
     checkpointEvery: Math.max(1, Math.floor(steps / 4)),
   });
   const runs: { method: string; seconds: number; samples: number }[] = [];

@@ -44,13 +44,16 @@ describe('experiment (demo preset, 6 steps)', () => {
     expect(log).not.toContain('train: deterministic');
     expect(log).toContain('train: mcdropout');
     expect(results.domains.map((d) => d.name)).toEqual(['in-domain', 'phantom-ssfp', 'phantom-t1map', 'phantom-t2map']);
-    expect(results.rows).toHaveLength(METHODS.length * 4);
+    // Every method and the preset's variant (HMC-CP with the library's default cycle layout).
+    expect(results.rows).toHaveLength((METHODS.length + 1) * 4);
     for (const row of results.rows) {
       expect(row.summary.cases).toBeGreaterThan(0);
       expect(row.predictMsPerSlice).toBeGreaterThan(0);
     }
     const hmc = results.rows.find((r) => r.method === 'hmc' && r.domain === 'in-domain');
     expect(hmc?.samples).toBe(3);
+    // M = 3 cycles of 2 steps, one sample each; the default layout keeps the last cycle's only.
+    expect(results.rows.find((r) => r.method === 'hmc-default-layout' && r.domain === 'in-domain')?.samples).toBe(1);
     const ens = results.rows.find((r) => r.method === 'ensemble' && r.domain === 'in-domain');
     expect(ens?.samples).toBe(2);
     expect(results.studies.filter((p) => p.study === 'samples').map((p) => [p.method, p.setting.samples])).toEqual([
@@ -74,10 +77,12 @@ describe('experiment (demo preset, 6 steps)', () => {
   it('runs the cycle-layout and BatchNorm studies, reusing the main HMC store where the config is the same', async () => {
     const log: string[] = [];
     const r = await runExperiment(quick(out(), { studies: ['layout', 'batchnorm'], log: (m) => log.push(m) }));
-    // The demo grid: layouts (×1, from cycle 1) = the main run and (×2, from cycle 2); 0 and 2 BatchNorm batches.
+    // The demo grid: layouts (×1, from cycle 1) = the main run, (×1, from cycle 3) = the variant's
+    // store, and (×2, from cycle 2); 0 BatchNorm batches = the main run, and 2.
     expect(log.filter((m) => m.startsWith('train:'))).toEqual(['train: layout F2-from1', 'train: batchnorm bn2']);
     expect(r.studies.map((p) => [p.study, p.setting.layout ?? p.setting.bnBatches])).toEqual([
       ['layout', 'first cycle ×1, samples from cycle 1'],
+      ['layout', 'first cycle ×1, samples from cycle 3'],
       ['layout', 'first cycle ×2, samples from cycle 2'],
       ['batchnorm', 0],
       ['batchnorm', 2],
@@ -86,7 +91,7 @@ describe('experiment (demo preset, 6 steps)', () => {
     const warm = JSON.parse(readFileSync(join(out(), 'studies', 'layout', 'F2-from1', 'manifest.json'), 'utf8'));
     expect(warm.samples.map((s: { step: number }) => s.step)).toEqual([4, 5]);
     // The main store's evaluation equals the reused points' (same samples, same validation cases).
-    const [same, , stored] = r.studies;
+    const [same, , , stored] = r.studies;
     expect(stored.summary).toEqual(same.summary);
     const files = await writeReport({ in: out() });
     const html = readFileSync(files.html, 'utf8');

@@ -22,7 +22,7 @@ const configInput = {
   data: { size: 32, batchSize: 2, workers: 0 },
   model: { depth: 2, baseWidth: 4 },
   optim: { steps: 300, lr: 0.05 },
-  hmc: { cycles: 3, samplesPerCycle: 2, beta: 0.5, temperature: 0.2 },
+  hmc: { cycles: 3, samplesPerCycle: 2, beta: 0.5, temperature: 0.2, sampleFromCycle: 0 },
   checkpointEvery: 23,
 };
 

@@ -22,7 +22,7 @@ const tiny = (over: TrainConfigInput = {}) =>
     data: { labels: 'acdc', size: 32, batchSize: 2, workers: 0, ...over.data },
     model: { depth: 2, baseWidth: 4, ...over.model },
     optim: { steps: 8, lr: 0.05, ...over.optim },
-    hmc: { cycles: 2, samplesPerCycle: 2, beta: 0.5, ...over.hmc },
+    hmc: { cycles: 2, samplesPerCycle: 2, beta: 0.5, sampleFromCycle: 0, ...over.hmc },
     checkpointEvery: over.checkpointEvery ?? 3,
   });
 
@@ -146,6 +146,18 @@ describe('train', () => {
     const err = await train({ method: 'deterministic', config, data, splits, out }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DivergenceError);
     expect((err as DivergenceError).message).toMatch(/diverged at step \d+: (the loss|the gradient|a weight) is not finite/);
+  });
+});
+
+describe('config', () => {
+  it('defaults to the cycle layout chosen on validation and names a sample cycle beyond the cycles', () => {
+    const c = parseTrainConfig({});
+    expect([c.hmc.cycles, c.hmc.firstCycleFactor, c.hmc.sampleFromCycle]).toEqual([4, 1, 2]);
+    expect(c.bnBatches).toBeUndefined();
+    expect(() => parseTrainConfig({ hmc: { cycles: 2 } }, 'my.json')).toThrow(
+      /my\.json[\s\S]*must be less than hmc\.cycles \(2\)[\s\S]*hmc\.sampleFromCycle/,
+    );
+    expect(parseTrainConfig({ hmc: { cycles: 2, sampleFromCycle: 1 } }).hmc.sampleFromCycle).toBe(1);
   });
 });
 

@@ -6,7 +6,7 @@
  * - `full`: the budgets a GPU user would use.
  */
 import type { Method } from '../bayes/methods.js';
-import type { TrainConfigInput } from '../train/config.js';
+import { parseTrainConfig, type TrainConfigInput } from '../train/config.js';
 
 export const STUDIES = ['temperature', 'cycles', 'layout', 'batchnorm', 'samples', 'budget'] as const;
 export type StudyName = (typeof STUDIES)[number];
@@ -22,6 +22,13 @@ export interface CycleLayoutSetting {
   readonly sampleFromCycle: number;
 }
 
+export interface Variant {
+  /** The row's name in the tables (not a method name). */
+  readonly name: string;
+  readonly method: Method;
+  readonly config: TrainConfigInput;
+}
+
 export interface Preset {
   readonly name: 'demo' | 'cpu' | 'full';
   readonly description: string;
@@ -33,6 +40,11 @@ export interface Preset {
   readonly realDomains: readonly { readonly name: string; readonly path: string; readonly labels: string }[];
   readonly methods: readonly Method[];
   readonly config: TrainConfigInput;
+  /**
+   * Further rows of the comparison: a method trained with overrides of `config` (e.g. the library's
+   * defaults where the preset pins a reference protocol), trained and evaluated like the methods.
+   */
+  readonly variants: readonly Variant[];
   /** Studies run by default (more with --studies). */
   readonly studies: readonly StudyName[];
   /** Study grids. */
@@ -47,6 +59,21 @@ export interface Preset {
     readonly bnBatches: readonly number[];
   };
 }
+
+/**
+ * The cycle layout of the issue's reference protocol (M equal cycles, samples from every cycle),
+ * pinned in every preset so that its HMC-CP row stays that protocol whatever the library defaults.
+ */
+const REFERENCE_LAYOUT = { firstCycleFactor: 1, sampleFromCycle: 0 } as const;
+
+const LIBRARY_HMC = parseTrainConfig({}).hmc;
+
+/** HMC-CP with the library's default cycle layout (chosen on the ACDC validation split), beside the reference row. */
+export const DEFAULT_LAYOUT_VARIANT: Variant = {
+  name: 'hmc-default-layout',
+  method: 'hmc',
+  config: { hmc: { firstCycleFactor: LIBRARY_HMC.firstCycleFactor, sampleFromCycle: LIBRARY_HMC.sampleFromCycle } },
+};
 
 const ALL_METHODS: readonly Method[] = ['deterministic', 'mcdropout', 'ensemble', 'hmc', 'sgd-trajectory'];
 const GRID = {
@@ -74,11 +101,12 @@ export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
     ],
     realDomains: [],
     methods: ALL_METHODS,
+    variants: [DEFAULT_LAYOUT_VARIANT],
     config: {
       data: { labels: 'acdc', size: 64, batchSize: 8, workers: 1 },
       model: { depth: 3, baseWidth: 8 },
       optim: { steps: 300, lr: 0.1 },
-      hmc: { cycles: 3, samplesPerCycle: 2, temperature: 0.01 },
+      hmc: { cycles: 3, samplesPerCycle: 2, temperature: 0.01, ...REFERENCE_LAYOUT },
       ensemble: { members: 5 },
       checkpointEvery: 50,
     },
@@ -89,6 +117,7 @@ export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
       budgets: [1, 2],
       layouts: [
         { firstCycleFactor: 1, sampleFromCycle: 0 },
+        { firstCycleFactor: 1, sampleFromCycle: 2 },
         { firstCycleFactor: 2, sampleFromCycle: 1 },
       ],
       bnBatches: [0, 2],
@@ -105,11 +134,12 @@ export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
     ],
     realDomains: [{ name: 'emidec', path: 'emidec', labels: 'emidec' }],
     methods: ALL_METHODS,
+    variants: [DEFAULT_LAYOUT_VARIANT],
     config: {
       data: { labels: 'acdc', size: 128, batchSize: 8, workers: 1 },
       model: { depth: 4, baseWidth: 16 },
       optim: { steps: 800, lr: 0.05 },
-      hmc: { cycles: 4, samplesPerCycle: 3, temperature: 0.01 },
+      hmc: { cycles: 4, samplesPerCycle: 3, temperature: 0.01, ...REFERENCE_LAYOUT },
       ensemble: { members: 5 },
       checkpointEvery: 50,
     },
@@ -138,11 +168,12 @@ export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
     ],
     realDomains: [{ name: 'emidec', path: 'emidec', labels: 'emidec' }],
     methods: ALL_METHODS,
+    variants: [DEFAULT_LAYOUT_VARIANT],
     config: {
       data: { labels: 'acdc', size: 128, batchSize: 16, workers: 2 },
       model: { depth: 4, baseWidth: 32 },
       optim: { steps: 6400, lr: 0.05 },
-      hmc: { cycles: 8, samplesPerCycle: 3, temperature: 0.01 },
+      hmc: { cycles: 8, samplesPerCycle: 3, temperature: 0.01, ...REFERENCE_LAYOUT },
       ensemble: { members: 5 },
       checkpointEvery: 200,
     },

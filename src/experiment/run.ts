@@ -18,7 +18,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Method } from '../bayes/methods.js';
+import { METHODS, type Method } from '../bayes/methods.js';
 import { openSampleStore } from '../bayes/store.js';
 import {
   fingerprint,
@@ -73,7 +73,8 @@ export interface ExperimentOptions {
 
 /** One row of the results table: a method on a domain. */
 export interface ResultRow {
-  readonly method: Method;
+  /** The method, or the name of a preset's variant. */
+  readonly method: string;
   readonly domain: string;
   readonly kind: DomainSpec['kind'];
   readonly summary: EvaluationSummary;
@@ -109,9 +110,17 @@ export interface ExperimentResults {
   readonly examples: Readonly<Record<string, string>>;
 }
 
+/** A trained store of the comparison: a method, or a preset's variant, under `models/NAME`. */
+interface Entry {
+  readonly name: string;
+  readonly method: Method;
+  readonly config: TrainConfig;
+}
+
 interface Context {
   readonly out: string;
   readonly config: TrainConfig;
+  readonly entries: readonly Entry[];
   readonly trainData: string;
   readonly splitsPath: string;
   readonly log: (m: string) => void;
@@ -197,17 +206,24 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     writeFileAtomic(experimentPath, jsonText(identity));
   }
 
-  const ctx: Context = { out, config, trainData, splitsPath, log, opts };
+  const entries: Entry[] = [
+    ...preset.methods.map((method) => ({ name: method as string, method, config })),
+    ...preset.variants.map((v) => {
+      if ((METHODS as readonly string[]).includes(v.name)) throw new Error(`preset ${preset.name}: variant '${v.name}' takes a method's name`);
+      return { name: v.name, method: v.method, config: parseTrainConfig(deepMerge(config, v.config), `preset ${preset.name} variant ${v.name}`) };
+    }),
+  ];
+  const ctx: Context = { out, config, entries, trainData, splitsPath, log, opts };
   const rows: ResultRow[] = [];
   const examples: Record<string, string> = {};
-  const trainTime = new Map<Method, number>();
-  for (const method of preset.methods) {
-    const seconds = await trainTimed(ctx, method, config, join(out, 'models', method), method);
-    trainTime.set(method, seconds);
+  const trainTime = new Map<string, number>();
+  for (const e of entries) {
+    const seconds = await trainTimed(ctx, e.method, e.config, join(out, 'models', e.name), e.name);
+    trainTime.set(e.name, seconds);
     if (opts.signal?.aborted) throw new InterruptedError();
   }
   const base = trainTime.get('deterministic');
-  for (const method of preset.methods) {
+  for (const { name: method } of entries) {
     for (const domain of domains) {
       const key = `${method}__${domain.name}`;
       const ev = evaluateCached(ctx, join(out, 'models', method), domain, splits, join(out, 'evaluations', `${key}.json`), {
@@ -368,9 +384,9 @@ async function runStudies(
   const val: DomainSpec = { name: 'validation', dir: ctx.trainData, labels: ctx.config.data.labels, part: 'val', kind: 'in-domain' };
   const studyDir = join(ctx.out, 'studies');
   const point = async (study: StudyName, name: string, method: Method, config: TrainConfig, setting: StudyPoint['setting']) => {
-    // A study point with the main comparison's method and config reuses that store.
-    const same = preset.methods.includes(method) && jsonText(config) === jsonText(ctx.config);
-    const dir = same ? join(ctx.out, 'models', method) : join(studyDir, study, name);
+    // A study point with the method and config of a store of the comparison reuses that store.
+    const same = ctx.entries.find((e) => e.method === method && jsonText(e.config) === jsonText(config));
+    const dir = same ? join(ctx.out, 'models', same.name) : join(studyDir, study, name);
     const seconds = await trainTimed(ctx, method, config, dir, `${study} ${name}`);
     const ev = evaluateCached(ctx, dir, val, splits, join(studyDir, study, name, 'evaluation-val.json'), {});
     points.push({ study, setting, method, domain: val.name, summary: ev.summary, trainSeconds: seconds });
@@ -386,7 +402,9 @@ async function runStudies(
       }
     } else if (study === 'cycles') {
       for (const m of preset.grid.cycles) {
-        await point(study, `M${m}`, 'hmc', parseTrainConfig(deepMerge(c, { hmc: { cycles: m } })), { cycles: m });
+        // Samples from the same fraction of the cycles as the preset's layout.
+        const from = Math.floor((c.hmc.sampleFromCycle * m) / c.hmc.cycles);
+        await point(study, `M${m}`, 'hmc', parseTrainConfig(deepMerge(c, { hmc: { cycles: m, sampleFromCycle: from } })), { cycles: m });
       }
     } else if (study === 'layout') {
       for (const l of preset.grid.layouts) {

@@ -83,11 +83,26 @@ export const TrainConfigSchema = z
         temperatureRamp: z.number().int().nonnegative().default(0),
         /** Length of the first cycle relative to the others (a warm-up cycle when > 1). */
         firstCycleFactor: z.number().positive().default(1),
-        /** Collect samples only from this cycle on (0-based). */
-        sampleFromCycle: z.number().int().nonnegative().default(0),
+        /**
+         * Collect samples only from this cycle on (0-based; below `cycles`); earlier cycles explore
+         * without noise. The default, 2 (the last two of 4 cycles), won the cycle-layout study on
+         * the ACDC validation split (README, "Studies").
+         */
+        sampleFromCycle: z.number().int().nonnegative().default(2),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .check((ctx) => {
+        const h = ctx.value;
+        if (h.sampleFromCycle >= h.cycles) {
+          ctx.issues.push({
+            code: 'custom',
+            input: h.sampleFromCycle,
+            path: ['sampleFromCycle'],
+            message: `must be less than hmc.cycles (${h.cycles}): cycles are numbered from 0 (the default, 2, needs 3 cycles or more)`,
+          });
+        }
+      }),
     mcdropout: z
       .object({
         rate: z.number().gt(0).lt(1).default(0.2),
