@@ -81,9 +81,9 @@ describe('experiment (demo preset, 6 steps)', () => {
     // store, and (×2, from cycle 2); 0 BatchNorm batches = the main run, and 2.
     expect(log.filter((m) => m.startsWith('train:'))).toEqual(['train: layout F2-from1', 'train: batchnorm bn2']);
     expect(r.studies.map((p) => [p.study, p.setting.layout ?? p.setting.bnBatches])).toEqual([
-      ['layout', 'first cycle ×1, samples from cycle 1'],
-      ['layout', 'first cycle ×1, samples from cycle 3'],
-      ['layout', 'first cycle ×2, samples from cycle 2'],
+      ['layout', 'first ×1, from cycle 1'],
+      ['layout', 'first ×1, from cycle 3'],
+      ['layout', 'first ×2, from cycle 2'],
       ['batchnorm', 0],
       ['batchnorm', 2],
     ]);

@@ -441,9 +441,8 @@ async function runStudies(
   return points;
 }
 
-/** A cycle layout in words, e.g. "first cycle ×2, samples from cycle 2". */
-export const layoutLabel = (l: CycleLayoutSetting) =>
-  `first cycle ×${l.firstCycleFactor}, samples from cycle ${l.sampleFromCycle + 1}`;
+/** A cycle layout in words, e.g. "first ×2, from cycle 2": the first cycle's length relative to the others, the first sampling cycle (1-based). */
+export const layoutLabel = (l: CycleLayoutSetting) => `first ×${l.firstCycleFactor}, from cycle ${l.sampleFromCycle + 1}`;
 
 const fmt = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
 

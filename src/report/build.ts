@@ -187,7 +187,7 @@ const STUDY_PLOTS: readonly StudyPlot[] = [
     x: 'bnBatches',
     series: (p) => p.method,
     byMethod: true,
-    options: { title: 'BatchNorm statistics study (HMC)', xTitle: 'batches recomputing each sample’s statistics (0: stored from training)', xScale: 'ordinal', seriesTitle: 'method' },
+    options: { title: 'BatchNorm statistics study (HMC)', xTitle: 'BatchNorm batches per sample (0: stored)', xScale: 'ordinal', seriesTitle: 'method' },
     caption: 'HMC samples with the running BatchNorm statistics of training, or statistics recomputed for each sample on fixed un-augmented training batches.',
   },
   {

@@ -161,9 +161,17 @@ export interface StudySpecOptions {
 
 /** One panel per metric (independent y), the study's setting on x, one line per series. */
 export function studySpec(data: readonly StudyDatum[], opts: StudySpecOptions): TopLevelSpec {
+  // Labels (e.g. cycle layouts) keep the grid's order and are slanted to fit.
+  const labels = data.some((d) => typeof d.x === 'string');
   const x =
     opts.xScale === 'ordinal'
-      ? { field: 'x', type: 'ordinal', title: opts.xTitle, sort: 'ascending', axis: { labelAngle: 0 } }
+      ? {
+          field: 'x',
+          type: 'ordinal',
+          title: opts.xTitle,
+          sort: labels ? null : 'ascending',
+          axis: labels ? { labelAngle: -30, labelAlign: 'right', labelLimit: 200 } : { labelAngle: 0 },
+        }
       : { field: 'x', type: 'quantitative', title: opts.xTitle, scale: { zero: false } };
   return {
     title: opts.title,
