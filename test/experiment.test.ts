@@ -1,7 +1,7 @@
 // The experiment's plumbing on the demo preset with a few steps: every method trained, evaluated
 // on every domain, the samples study run, results and the report written; an interrupted run
 // continues where it stopped, and a rerun of a finished one does nothing again.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +52,7 @@ describe('experiment (demo preset, 6 steps)', () => {
     }
     const hmc = results.rows.find((r) => r.method === 'hmc' && r.domain === 'in-domain');
     expect(hmc?.samples).toBe(3);
-    // M = 3 cycles of 2 steps, one sample each; the default layout keeps the last cycle's only.
+    // The default layout: one cycle of 6 steps, one sample at its end.
     expect(results.rows.find((r) => r.method === 'hmc-default-layout' && r.domain === 'in-domain')?.samples).toBe(1);
     const ens = results.rows.find((r) => r.method === 'ensemble' && r.domain === 'in-domain');
     expect(ens?.samples).toBe(2);
@@ -74,15 +74,17 @@ describe('experiment (demo preset, 6 steps)', () => {
     expect(again.rows.map((r) => r.summary)).toEqual(results.rows.map((r) => r.summary));
   }, 60_000);
 
-  it('runs the cycle-layout and BatchNorm studies, reusing the main HMC store where the config is the same', async () => {
+  it('runs the cycles, cycle-layout and BatchNorm studies, reusing the stores of equal configs', async () => {
     const log: string[] = [];
-    const r = await runExperiment(quick(out(), { studies: ['layout', 'batchnorm'], log: (m) => log.push(m) }));
-    // The demo grid: layouts (×1, from cycle 1) = the main run, (×1, from cycle 3) = the variant's
-    // store, and (×2, from cycle 2); 0 BatchNorm batches = the main run, and 2.
-    expect(log.filter((m) => m.startsWith('train:'))).toEqual(['train: layout F2-from1', 'train: batchnorm bn2']);
-    expect(r.studies.map((p) => [p.study, p.setting.layout ?? p.setting.bnBatches])).toEqual([
+    const r = await runExperiment(quick(out(), { studies: ['cycles', 'layout', 'batchnorm'], log: (m) => log.push(m) }));
+    // The demo grid: M = 1 is the variant's store and M = 3 the main run's; layouts (×1, from cycle
+    // 1) = the main run, and (×2, from cycle 2); 0 BatchNorm batches = the main run, and 2.
+    expect(log.filter((m) => m.startsWith('train:'))).toEqual(['train: cycles M6', 'train: layout F2-from1', 'train: batchnorm bn2']);
+    expect(r.studies.map((p) => [p.study, p.setting.cycles ?? p.setting.layout ?? p.setting.bnBatches])).toEqual([
+      ['cycles', 1],
+      ['cycles', 3],
+      ['cycles', 6],
       ['layout', 'first ×1, from cycle 1'],
-      ['layout', 'first ×1, from cycle 3'],
       ['layout', 'first ×2, from cycle 2'],
       ['batchnorm', 0],
       ['batchnorm', 2],
@@ -91,13 +93,26 @@ describe('experiment (demo preset, 6 steps)', () => {
     const warm = JSON.parse(readFileSync(join(out(), 'studies', 'layout', 'F2-from1', 'manifest.json'), 'utf8'));
     expect(warm.samples.map((s: { step: number }) => s.step)).toEqual([4, 5]);
     // The main store's evaluation equals the reused points' (same samples, same validation cases).
-    const [same, , , stored] = r.studies;
+    const [, , , same, , stored] = r.studies;
     expect(stored.summary).toEqual(same.summary);
     const files = await writeReport({ in: out() });
     const html = readFileSync(files.html, 'utf8');
     expect(html).toContain('Cycle-layout study (HMC)');
     expect(html).toContain('BatchNorm statistics study (HMC)');
   }, 120_000);
+
+  it('evaluates again where a cached evaluation was made from another store', async () => {
+    const path = join(out(), 'evaluations', 'hmc__phantom-t2map.json');
+    const cached = JSON.parse(readFileSync(path, 'utf8'));
+    writeFileSync(path, JSON.stringify({ ...cached, store: 'another' }));
+    const log: string[] = [];
+    await runExperiment(quick(out(), { log: (m) => log.push(m) }));
+    expect(log.filter((m) => m.startsWith('evaluate:'))).toEqual([
+      `evaluate: ${path} was made from another store; evaluating again`,
+      'evaluate: models/hmc on phantom-t2map',
+    ]);
+    expect(JSON.parse(readFileSync(path, 'utf8')).store).toBe(cached.store);
+  }, 60_000);
 
   it('refuses an output directory holding another experiment', async () => {
     await expect(runExperiment(quick(out(), { steps: 7 }))).rejects.toThrow(/another preset, config or data/);

@@ -152,9 +152,9 @@ describe('train', () => {
 describe('config', () => {
   it('defaults to the cycle layout chosen on validation and names a sample cycle beyond the cycles', () => {
     const c = parseTrainConfig({});
-    expect([c.hmc.cycles, c.hmc.firstCycleFactor, c.hmc.sampleFromCycle]).toEqual([4, 1, 2]);
+    expect([c.hmc.cycles, c.hmc.firstCycleFactor, c.hmc.sampleFromCycle]).toEqual([1, 1, 0]);
     expect(c.bnBatches).toBeUndefined();
-    expect(() => parseTrainConfig({ hmc: { cycles: 2 } }, 'my.json')).toThrow(
+    expect(() => parseTrainConfig({ hmc: { cycles: 2, sampleFromCycle: 2 } }, 'my.json')).toThrow(
       /my\.json[\s\S]*must be less than hmc\.cycles \(2\)[\s\S]*hmc\.sampleFromCycle/,
     );
     expect(parseTrainConfig({ hmc: { cycles: 2, sampleFromCycle: 1 } }).hmc.sampleFromCycle).toBe(1);

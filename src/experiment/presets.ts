@@ -68,11 +68,16 @@ const REFERENCE_LAYOUT = { firstCycleFactor: 1, sampleFromCycle: 0 } as const;
 
 const LIBRARY_HMC = parseTrainConfig({}).hmc;
 
-/** HMC-CP with the library's default cycle layout (chosen on the ACDC validation split), beside the reference row. */
+/**
+ * HMC-CP with the library's default cycle layout (cycles, first-cycle length, first sampling
+ * cycle; chosen on the ACDC validation split), beside the reference protocol's row.
+ */
 export const DEFAULT_LAYOUT_VARIANT: Variant = {
   name: 'hmc-default-layout',
   method: 'hmc',
-  config: { hmc: { firstCycleFactor: LIBRARY_HMC.firstCycleFactor, sampleFromCycle: LIBRARY_HMC.sampleFromCycle } },
+  config: {
+    hmc: { cycles: LIBRARY_HMC.cycles, firstCycleFactor: LIBRARY_HMC.firstCycleFactor, sampleFromCycle: LIBRARY_HMC.sampleFromCycle },
+  },
 };
 
 const ALL_METHODS: readonly Method[] = ['deterministic', 'mcdropout', 'ensemble', 'hmc', 'sgd-trajectory'];
@@ -117,7 +122,6 @@ export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
       budgets: [1, 2],
       layouts: [
         { firstCycleFactor: 1, sampleFromCycle: 0 },
-        { firstCycleFactor: 1, sampleFromCycle: 2 },
         { firstCycleFactor: 2, sampleFromCycle: 1 },
       ],
       bnBatches: [0, 2],

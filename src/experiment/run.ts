@@ -15,6 +15,7 @@
  *
  * Rerunning the same command skips what is complete and resumes what is not.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -301,13 +302,17 @@ export interface CachedEvaluation {
   readonly msPerSlice: number;
   readonly samples: number;
   readonly passes: number;
+  /** The evaluated store: a hash of its manifest (a retrained store invalidates the file). */
+  readonly store: string;
 }
+
+const storeIdentity = (dir: string) => createHash('sha256').update(readFileSync(join(dir, 'manifest.json'))).digest('hex').slice(0, 16);
 
 function domainCases(dataset: Dataset, domain: DomainSpec, splits: ReturnType<typeof readSplits>): readonly CaseRef[] {
   return domain.part === 'all' ? dataset.cases : splitCases(dataset, splits, domain.part);
 }
 
-/** Predicts and evaluates a store on a domain, unless the evaluation file exists. */
+/** Predicts and evaluates a store on a domain, unless the evaluation file exists and was made from this store. */
 function evaluateCached(
   ctx: Context,
   storeDir: string,
@@ -316,7 +321,12 @@ function evaluateCached(
   path: string,
   opts: { samples?: number; examplesPath?: string },
 ): CachedEvaluation {
-  if (existsSync(path)) return readJson<CachedEvaluation>(path);
+  const store = storeIdentity(storeDir);
+  if (existsSync(path)) {
+    const cached = readJson<CachedEvaluation>(path);
+    if (cached.store === store) return cached;
+    ctx.log(`evaluate: ${path} was made from another store; evaluating again`);
+  }
   ctx.log(`evaluate: ${storeDir.split('/').slice(-2).join('/')} on ${domain.name}${opts.samples ? ` (last ${opts.samples} samples)` : ''}`);
   const dataset = openDataset(domain.dir, { labels: domain.labels, requireLabels: true });
   const predictor = new Predictor(storeDir, { samples: opts.samples });
@@ -361,6 +371,7 @@ function evaluateCached(
     msPerSlice: ms / slices,
     samples: predictor.sampleCount,
     passes: predictor.passes,
+    store,
   };
   if (opts.examplesPath) writeFileAtomic(opts.examplesPath, jsonText(pickExamples(exampleCandidates.flat())));
   writeFileAtomic(path, jsonText(result));
