@@ -149,7 +149,7 @@ export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
     },
     studies: ['samples'],
     grid: {
-      temperatures: [1, 0.1, 0.01, 0],
+      temperatures: [1, 0.01, 0],
       cycles: [1, 2, 4, 8],
       budgets: [1, 2, 4],
       layouts: [
