@@ -74,13 +74,35 @@ describe('experiment (demo preset, 6 steps)', () => {
     expect(again.rows.map((r) => r.summary)).toEqual(results.rows.map((r) => r.summary));
   }, 60_000);
 
-  it('runs the cycles, cycle-layout and BatchNorm studies, reusing the stores of equal configs', async () => {
+  it('runs the temperature, cycles, cycle-layout and BatchNorm studies, reusing the stores of equal configs', async () => {
     const log: string[] = [];
-    const r = await runExperiment(quick(out(), { studies: ['cycles', 'layout', 'batchnorm'], log: (m) => log.push(m) }));
-    // The demo grid: M = 1 is the variant's store and M = 3 the main run's; layouts (×1, from cycle
-    // 1) = the main run, and (×2, from cycle 2); 0 BatchNorm batches = the main run, and 2.
-    expect(log.filter((m) => m.startsWith('train:'))).toEqual(['train: cycles M6', 'train: layout F2-from1', 'train: batchnorm bn2']);
-    expect(r.studies.map((p) => [p.study, p.setting.cycles ?? p.setting.layout ?? p.setting.bnBatches])).toEqual([
+    const r = await runExperiment(quick(out(), { studies: ['temperature', 'cycles', 'layout', 'batchnorm'], log: (m) => log.push(m) }));
+    // The demo grid: T = 0.01 with augmentation and the deterministic network with it are the main
+    // runs; M = 1 is the variant's store and M = 3 the main run's; layouts (×1, from cycle 1) = the
+    // main run, and (×2, from cycle 2); 0 BatchNorm batches = the main run, and 2.
+    expect(log.filter((m) => m.startsWith('train:'))).toEqual([
+      'train: temperature T1-aug',
+      'train: temperature T0-aug',
+      'train: temperature T1-noaug',
+      'train: temperature T0.01-noaug',
+      'train: temperature T0-noaug',
+      'train: temperature deterministic-noaug',
+      'train: cycles M6',
+      'train: layout F2-from1',
+      'train: batchnorm bn2',
+    ]);
+    const temperature = r.studies.filter((p) => p.study === 'temperature');
+    expect(temperature.map((p) => [p.method, p.setting.temperature ?? null, p.setting.augment])).toEqual([
+      ['hmc', 1, true],
+      ['hmc', 0.01, true],
+      ['hmc', 0, true],
+      ['deterministic', null, true],
+      ['hmc', 1, false],
+      ['hmc', 0.01, false],
+      ['hmc', 0, false],
+      ['deterministic', null, false],
+    ]);
+    expect(r.studies.slice(8).map((p) => [p.study, p.setting.cycles ?? p.setting.layout ?? p.setting.bnBatches])).toEqual([
       ['cycles', 1],
       ['cycles', 3],
       ['cycles', 6],
@@ -93,7 +115,7 @@ describe('experiment (demo preset, 6 steps)', () => {
     const warm = JSON.parse(readFileSync(join(out(), 'studies', 'layout', 'F2-from1', 'manifest.json'), 'utf8'));
     expect(warm.samples.map((s: { step: number }) => s.step)).toEqual([4, 5]);
     // The main store's evaluation equals the reused points' (same samples, same validation cases).
-    const [, , , same, , stored] = r.studies;
+    const [, , , same, , stored] = r.studies.slice(8);
     expect(stored.summary).toEqual(same.summary);
     const files = await writeReport({ in: out() });
     const html = readFileSync(files.html, 'utf8');

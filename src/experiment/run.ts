@@ -406,10 +406,14 @@ async function runStudies(
   for (const study of names) {
     if (study === 'temperature') {
       for (const augment of [true, false]) {
+        const data = { augment: augment ? c.data.augment || 1 : 0 };
+        const tag = augment ? 'aug' : 'noaug';
         for (const t of preset.grid.temperatures) {
-          const config = parseTrainConfig(deepMerge(c, { hmc: { temperature: t }, data: { augment: augment ? c.data.augment || 1 : 0 } }));
-          await point(study, `T${t}-${augment ? 'aug' : 'noaug'}`, 'hmc', config, { temperature: t, augment });
+          const config = parseTrainConfig(deepMerge(c, { hmc: { temperature: t }, data }));
+          await point(study, `T${t}-${tag}`, 'hmc', config, { temperature: t, augment });
         }
+        // One deterministic network on the same data: what augmentation does without a sampler.
+        await point(study, `deterministic-${tag}`, 'deterministic', parseTrainConfig(deepMerge(c, { data })), { augment });
       }
     } else if (study === 'cycles') {
       for (const m of preset.grid.cycles) {
