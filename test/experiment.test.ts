@@ -74,9 +74,11 @@ describe('experiment (demo preset, 6 steps)', () => {
     expect(again.rows.map((r) => r.summary)).toEqual(results.rows.map((r) => r.summary));
   }, 60_000);
 
-  it('runs the temperature, cycles, cycle-layout and BatchNorm studies, reusing the stores of equal configs', async () => {
+  it('runs the temperature, cycles, cycle-layout, BatchNorm and budget studies, reusing the stores of equal configs', async () => {
     const log: string[] = [];
-    const r = await runExperiment(quick(out(), { studies: ['temperature', 'cycles', 'layout', 'batchnorm'], log: (m) => log.push(m) }));
+    const r = await runExperiment(
+      quick(out(), { studies: ['temperature', 'cycles', 'layout', 'batchnorm', 'budget'], log: (m) => log.push(m) }),
+    );
     // The demo grid: T = 0.01 with augmentation and the deterministic network with it are the main
     // runs; M = 1 is the variant's store and M = 3 the main run's; layouts (×1, from cycle 1) = the
     // main run, and (×2, from cycle 2); 0 BatchNorm batches = the main run, and 2.
@@ -90,6 +92,9 @@ describe('experiment (demo preset, 6 steps)', () => {
       'train: cycles M6',
       'train: layout F2-from1',
       'train: batchnorm bn2',
+      'train: budget deterministic-K12',
+      'train: budget hmc-K12',
+      'train: budget hmc-default-layout-K12',
     ]);
     const temperature = r.studies.filter((p) => p.study === 'temperature');
     expect(temperature.map((p) => [p.method, p.setting.temperature ?? null, p.setting.augment])).toEqual([
@@ -102,7 +107,16 @@ describe('experiment (demo preset, 6 steps)', () => {
       ['hmc', 0, false],
       ['deterministic', null, false],
     ]);
-    expect(r.studies.slice(8).map((p) => [p.study, p.setting.cycles ?? p.setting.layout ?? p.setting.bnBatches])).toEqual([
+    // The budget study: one network, the reference HMC-CP and the variant at K and 2K.
+    expect(r.studies.filter((p) => p.study === 'budget').map((p) => [p.method, p.setting.steps])).toEqual([
+      ['deterministic', 6],
+      ['hmc', 6],
+      ['hmc-default-layout', 6],
+      ['deterministic', 12],
+      ['hmc', 12],
+      ['hmc-default-layout', 12],
+    ]);
+    expect(r.studies.slice(8, 15).map((p) => [p.study, p.setting.cycles ?? p.setting.layout ?? p.setting.bnBatches])).toEqual([
       ['cycles', 1],
       ['cycles', 3],
       ['cycles', 6],
@@ -115,7 +129,7 @@ describe('experiment (demo preset, 6 steps)', () => {
     const warm = JSON.parse(readFileSync(join(out(), 'studies', 'layout', 'F2-from1', 'manifest.json'), 'utf8'));
     expect(warm.samples.map((s: { step: number }) => s.step)).toEqual([4, 5]);
     // The main store's evaluation equals the reused points' (same samples, same validation cases).
-    const [, , , same, , stored] = r.studies.slice(8);
+    const [, , , same, , stored] = r.studies.slice(8, 15);
     expect(stored.summary).toEqual(same.summary);
     const files = await writeReport({ in: out() });
     const html = readFileSync(files.html, 'utf8');

@@ -90,7 +90,8 @@ export interface StudyPoint {
   readonly study: StudyName;
   /** What varied, e.g. { temperature: 0.01, augment: true }. */
   readonly setting: Readonly<Record<string, number | boolean | string>>;
-  readonly method: Method;
+  /** The method, or the name of a preset's variant. */
+  readonly method: string;
   readonly domain: string;
   readonly summary: EvaluationSummary;
   readonly trainSeconds: number;
@@ -394,13 +395,13 @@ async function runStudies(
   const points: StudyPoint[] = [];
   const val: DomainSpec = { name: 'validation', dir: ctx.trainData, labels: ctx.config.data.labels, part: 'val', kind: 'in-domain' };
   const studyDir = join(ctx.out, 'studies');
-  const point = async (study: StudyName, name: string, method: Method, config: TrainConfig, setting: StudyPoint['setting']) => {
+  const point = async (study: StudyName, name: string, method: Method, config: TrainConfig, setting: StudyPoint['setting'], row: string = method) => {
     // A study point with the method and config of a store of the comparison reuses that store.
     const same = ctx.entries.find((e) => e.method === method && jsonText(e.config) === jsonText(config));
     const dir = same ? join(ctx.out, 'models', same.name) : join(studyDir, study, name);
     const seconds = await trainTimed(ctx, method, config, dir, `${study} ${name}`);
     const ev = evaluateCached(ctx, dir, val, splits, join(studyDir, study, name, 'evaluation-val.json'), {});
-    points.push({ study, setting, method, domain: val.name, summary: ev.summary, trainSeconds: seconds });
+    points.push({ study, setting, method: row, domain: val.name, summary: ev.summary, trainSeconds: seconds });
   };
   const c = ctx.config;
   for (const study of names) {
@@ -433,10 +434,16 @@ async function runStudies(
         await point(study, `bn${n}`, 'hmc', config, { bnBatches: n });
       }
     } else if (study === 'budget') {
+      // One network, the reference HMC-CP and every variant (e.g. the library's defaults) at K·f.
+      const runs = [
+        { name: 'deterministic', method: 'deterministic' as const, config: c },
+        { name: 'hmc', method: 'hmc' as const, config: c },
+        ...ctx.entries.filter((e) => preset.variants.some((v) => v.name === e.name)),
+      ];
       for (const f of preset.grid.budgets) {
-        const config = parseTrainConfig(deepMerge(c, { optim: { steps: c.optim.steps * f }, checkpointEvery: c.checkpointEvery * f }));
-        for (const method of ['deterministic', 'hmc'] as const) {
-          await point(study, `${method}-K${config.optim.steps}`, method, config, { steps: config.optim.steps });
+        for (const r of runs) {
+          const config = parseTrainConfig(deepMerge(r.config, { optim: { steps: c.optim.steps * f }, checkpointEvery: c.checkpointEvery * f }));
+          await point(study, `${r.name}-K${config.optim.steps}`, r.method, config, { steps: config.optim.steps }, r.name);
         }
       }
     } else if (study === 'samples') {

@@ -204,7 +204,7 @@ const STUDY_PLOTS: readonly StudyPlot[] = [
     series: (p) => p.method,
     byMethod: true,
     options: { title: 'Budget study', xTitle: 'steps per network K', xScale: 'ordinal', seriesTitle: 'method' },
-    caption: 'Deterministic and HMC training at multiples of the step budget K.',
+    caption: 'One deterministic network, HMC-CP and its variants, each trained for multiples of the step budget K.',
   },
 ];
 
