@@ -150,10 +150,9 @@ async function domainSection(input: ReportInput, name: string, kind: string, row
 interface StudyPlot {
   readonly study: StudyPoint['study'];
   readonly x: string;
-  readonly series: (p: StudyPoint) => string;
-  /** Series are methods (coloured as everywhere else in the report). */
-  readonly byMethod: boolean;
-  readonly options: Omit<StudySpecOptions, 'metrics'>;
+  /** Lines other than one per method (methods are coloured as everywhere else in the report). */
+  readonly series?: { readonly of: (p: StudyPoint) => string; readonly title: string };
+  readonly options: Omit<StudySpecOptions, 'metrics' | 'seriesTitle'>;
   readonly caption: string;
 }
 
@@ -161,49 +160,38 @@ const STUDY_PLOTS: readonly StudyPlot[] = [
   {
     study: 'temperature',
     x: 'temperature',
-    series: (p) => (p.setting.augment === false ? 'augmentation off' : 'augmentation on'),
-    byMethod: false,
-    options: { title: 'Temperature study (HMC)', xTitle: 'posterior temperature T', xScale: 'ordinal', seriesTitle: 'training data' },
+    series: { of: (p) => (p.setting.augment === false ? 'augmentation off' : 'augmentation on'), title: 'training data' },
+    options: { title: 'Temperature study (HMC)', xTitle: 'posterior temperature T', xScale: 'ordinal' },
     caption: 'HMC at each posterior temperature T (T = 1 Bayes posterior, T < 1 cold, T = 0 SGD with momentum), with and without augmentation.',
   },
   {
     study: 'cycles',
     x: 'cycles',
-    series: (p) => p.method,
-    byMethod: true,
-    options: { title: 'Cycles study (HMC)', xTitle: 'cycles M', xScale: 'ordinal', seriesTitle: 'method' },
+    options: { title: 'Cycles study (HMC)', xTitle: 'cycles M', xScale: 'ordinal' },
     caption: 'HMC with M cyclical-annealing cycles and the same total number of steps K.',
   },
   {
     study: 'layout',
     x: 'layout',
-    series: (p) => p.method,
-    byMethod: true,
-    options: { title: 'Cycle-layout study (HMC)', xTitle: 'cycle layout', xScale: 'ordinal', seriesTitle: 'method' },
+    options: { title: 'Cycle-layout study (HMC)', xTitle: 'cycle layout', xScale: 'ordinal' },
     caption: 'HMC with the same K and M: a first cycle longer than the others (warm-up) and samples taken only from a later cycle on.',
   },
   {
     study: 'batchnorm',
     x: 'bnBatches',
-    series: (p) => p.method,
-    byMethod: true,
-    options: { title: 'BatchNorm statistics study (HMC)', xTitle: 'BatchNorm batches per sample (0: stored)', xScale: 'ordinal', seriesTitle: 'method' },
+    options: { title: 'BatchNorm statistics study (HMC)', xTitle: 'BatchNorm batches per sample (0: stored)', xScale: 'ordinal' },
     caption: 'HMC samples with the running BatchNorm statistics of training, or statistics recomputed for each sample on fixed un-augmented training batches.',
   },
   {
     study: 'samples',
     x: 'samples',
-    series: (p) => p.method,
-    byMethod: true,
-    options: { title: 'Samples study', xTitle: 'samples used (the last ones saved)', xScale: 'linear', seriesTitle: 'method' },
+    options: { title: 'Samples study', xTitle: 'samples used (the last ones saved)', xScale: 'linear' },
     caption: 'The same trained stores predicting with their last k samples (ensemble: k members).',
   },
   {
     study: 'budget',
     x: 'steps',
-    series: (p) => p.method,
-    byMethod: true,
-    options: { title: 'Budget study', xTitle: 'steps per network K', xScale: 'ordinal', seriesTitle: 'method' },
+    options: { title: 'Budget study', xTitle: 'steps per network K', xScale: 'ordinal' },
     caption: 'One deterministic network, HMC-CP and its variants, each trained for multiples of the step budget K.',
   },
 ];
@@ -216,7 +204,7 @@ async function studyFigures(points: readonly StudyPoint[], methods: readonly str
     const data: StudyDatum[] = points
       .filter((p) => p.study === plot.study && ['number', 'string'].includes(typeof p.setting[plot.x]))
       .flatMap((p) => {
-        const base = { x: p.setting[plot.x] as number | string, series: plot.series(p) };
+        const base = { x: p.setting[plot.x] as number | string, series: plot.series ? plot.series.of(p) : p.method };
         const values = [p.summary.all?.meanDice?.mean, p.summary.calibration?.roi?.ece?.value, p.summary.failure?.slice?.auroc?.value];
         return STUDY_METRICS.map((metric, i) => ({ ...base, metric, value: Number.isFinite(values[i]) ? (values[i] as number) : null }));
       });
@@ -226,7 +214,15 @@ async function studyFigures(points: readonly StudyPoint[], methods: readonly str
       id,
       title: plot.options.title,
       caption: `${plot.caption} Validation split; mean Dice over cases, ECE over the ROI, AUROC of the slice warning score for failed slices.`,
-      svg: await renderSvg(studySpec(data, { ...plot.options, metrics: STUDY_METRICS, ...(plot.byMethod ? { colour: methodColour(methods, methods.filter((m) => data.some((d) => d.series === m))) } : {}) }), id),
+      svg: await renderSvg(
+        studySpec(data, {
+          ...plot.options,
+          metrics: STUDY_METRICS,
+          seriesTitle: plot.series?.title ?? 'method',
+          ...(plot.series ? {} : { colour: methodColour(methods, methods.filter((m) => data.some((d) => d.series === m))) }),
+        }),
+        id,
+      ),
     });
   }
   return figures;
