@@ -96,6 +96,9 @@ describe('experiment (demo preset, 6 steps)', () => {
       'train: budget hmc-K12',
       'train: budget hmc-default-layout-K12',
     ]);
+    // Five points reuse the main HMC store (T = 0.01 with augmentation, M = 3, the reference layout,
+    // stored BatchNorm statistics, budget K): it is evaluated on the validation split once.
+    expect(log.filter((m) => m === 'evaluate: models/hmc on validation')).toHaveLength(1);
     const temperature = r.studies.filter((p) => p.study === 'temperature');
     expect(temperature.map((p) => [p.method, p.setting.temperature ?? null, p.setting.augment])).toEqual([
       ['hmc', 1, true],

@@ -400,7 +400,9 @@ async function runStudies(
     const same = ctx.entries.find((e) => e.method === method && jsonText(e.config) === jsonText(config));
     const dir = same ? join(ctx.out, 'models', same.name) : join(studyDir, study, name);
     const seconds = await trainTimed(ctx, method, config, dir, `${study} ${name}`);
-    const ev = evaluateCached(ctx, dir, val, splits, join(studyDir, study, name, 'evaluation-val.json'), {});
+    // One validation evaluation per reused store, however many studies point at it.
+    const evalPath = same ? join(studyDir, 'main', `${same.name}-val.json`) : join(dir, 'evaluation-val.json');
+    const ev = evaluateCached(ctx, dir, val, splits, evalPath, {});
     points.push({ study, setting, method: row, domain: val.name, summary: ev.summary, trainSeconds: seconds });
   };
   const c = ctx.config;
