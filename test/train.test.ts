@@ -36,6 +36,11 @@ beforeAll(() => {
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+/** The lines of train.jsonl: progress lines (step, lr, ...) and events (`event: 'divergence'`, ...). */
+function readLog(dir: string): { event?: string; step: number; lr: number }[] {
+  return readFileSync(join(dir, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
 function sampleBytes(dir: string): Buffer[] {
   const store = openSampleStore(dir);
   return store.manifest.samples.map((s) => readFileSync(join(dir, s.file)));
@@ -131,6 +136,33 @@ describe('train', () => {
     const b = sampleBytes(cut);
     expect(b.length).toBe(a.length);
     for (let i = 0; i < a.length; i++) expect(b[i].equals(a[i])).toBe(true);
+  });
+
+  it('rollback: each divergence halves the learning rate once, relative to what it was', async () => {
+    const out = join(root, 'rollback');
+    const lr = 40;
+    // Found by trying (checkpoints every 3 steps): the run diverges at step 16 (back to step 15 at
+    // η/2), at step 17 (back to 15 at η/4), at step 19 after a checkpoint at step 18 written at η/4
+    // (back to 18 at η/8: before the fix, η/32, the checkpoint's 1/4 times a cumulative 1/8).
+    const config = tiny({
+      data: { augment: 0 },
+      model: { norm: 'batch' },
+      optim: { steps: 40, lr, schedule: 'constant', onDivergence: 'rollback' },
+      checkpointEvery: 3,
+    });
+    await train({ method: 'deterministic', config, data, splits, out }).catch((e: unknown) => {
+      if (!(e instanceof DivergenceError)) throw e;
+    });
+    const lines = readLog(out);
+    let divergences = 0;
+    const scales: number[][] = [[], [], [], []];
+    for (const l of lines) {
+      if (l.event === 'divergence') divergences++;
+      else scales[divergences].push(l.lr / lr);
+    }
+    expect(divergences).toBe(3);
+    expect(scales[3].length).toBeGreaterThan(0);
+    for (let d = 0; d <= 3; d++) for (const s of scales[d]) expect(s).toBe(2 ** -d);
   });
 
   it('refuses to continue a run with another config', async () => {

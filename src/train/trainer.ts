@@ -268,17 +268,20 @@ async function trainMember(
   if (memberSamples().length >= expected) return { store, interrupted: false };
 
   const ckptDir = join(opts.out, 'checkpoints', `member-${member}`);
-  // On divergence with `onDivergence: 'rollback'`: back to the last checkpoint with η halved.
-  for (let rollbacks = 0, factor = 1; ; rollbacks++, factor /= 2) {
+  // On divergence with `onDivergence: 'rollback'`: back to the last checkpoint with η halved
+  // (relative to the η that diverged). Undefined: the scale kept in the checkpoint (1 without one).
+  let lrScaleOverride: number | undefined;
+  for (let rollbacks = 0; ; rollbacks++) {
     try {
-      return await runMember(factor);
+      return await runMember();
     } catch (err) {
       if (!(err instanceof DivergenceError) || config.optim.onDivergence !== 'rollback' || rollbacks >= MAX_ROLLBACKS) throw err;
-      log({ event: 'divergence', member, step: err.step, what: err.what, rollback: rollbacks + 1, lrFactor: factor / 2 });
+      lrScaleOverride = (lrScaleOverride as number) / 2;
+      log({ event: 'divergence', member, step: err.step, what: err.what, rollback: rollbacks + 1, lrFactor: lrScaleOverride });
     }
   }
 
-  async function runMember(lrFactor: number): Promise<{ store: SampleStore; interrupted: boolean }> {
+  async function runMember(): Promise<{ store: SampleStore; interrupted: boolean }> {
     const model = new UNet(modelConfig(method, config, member));
     const sizeN = samples.length;
     let loader: BatchLoader | undefined;
@@ -287,8 +290,9 @@ async function trainMember(
     try {
       const ckpt = loadCheckpoint(ckptDir);
       if (ckpt && ckpt.meta.configHash !== hash) throw new Error(`${ckptDir}: checkpoint of another config`);
-      // The factor of earlier roll-backs is kept in the checkpoint.
-      const lrScale = (ckpt?.meta.lrScale ?? 1) * lrFactor;
+      // The scale of earlier roll-backs is kept in the checkpoint.
+      const lrScale = lrScaleOverride ?? ckpt?.meta.lrScale ?? 1;
+      lrScaleOverride = lrScale;
       const base = sghmc({
         lr: (s) => lrScale * plan.lr(s),
         momentum: config.optim.momentum,
