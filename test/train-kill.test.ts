@@ -91,6 +91,8 @@ describe('train interrupted', () => {
       for (const t of Object.values(loadSample(store, i))) t.dispose(); // checksum verified on load
     }
     expect(await resume(out)).toBe(0);
+    const steps = readFileSync(join(out, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
+    expect(steps).toEqual(Array.from({ length: 300 }, (_, i) => i + 1)); // each step once, in order
     const a = sampleBytes(reference);
     const b = sampleBytes(out);
     expect(b.length).toBe(a.length);

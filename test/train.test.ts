@@ -7,7 +7,7 @@ import { loadCase, makeSplits, openDataset, readSplits, splitCases, writePhantom
 import { dice } from '../src/metrics/index.js';
 import { Predictor } from '../src/predict/predict.js';
 import { parseTrainConfig, type TrainConfigInput } from '../src/train/config.js';
-import { DivergenceError, train } from '../src/train/trainer.js';
+import { DivergenceError, train, type TrainProgress } from '../src/train/trainer.js';
 
 let root: string;
 let data: string;
@@ -39,6 +39,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 /** The lines of train.jsonl: progress lines (step, lr, ...) and events (`event: 'divergence'`, ...). */
 function readLog(dir: string): { event?: string; step: number; lr: number }[] {
   return readFileSync(join(dir, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+/** The step of every progress line of train.jsonl, in order. */
+function logSteps(dir: string): number[] {
+  return readLog(dir).filter((l) => l.event === undefined).map((l) => l.step);
 }
 
 function sampleBytes(dir: string): Buffer[] {
@@ -136,6 +141,20 @@ describe('train', () => {
     const b = sampleBytes(cut);
     expect(b.length).toBe(a.length);
     for (let i = 0; i < a.length; i++) expect(b[i].equals(a[i])).toBe(true);
+  });
+
+  it('after a crash and a resume, train.jsonl holds each step exactly once', async () => {
+    const out = join(root, 'crash');
+    const config = tiny({ optim: { steps: 8 }, checkpointEvery: 3 });
+    // A crash after step 5 (the checkpoint is at step 3): the process dies with steps 4–5 logged.
+    const crash = new Error('crash');
+    const onProgress = (p: TrainProgress) => {
+      if (p.step === 5) throw crash;
+    };
+    await expect(train({ method: 'deterministic', config, data, splits, out, onProgress })).rejects.toBe(crash);
+    expect(logSteps(out)).toEqual([1, 2, 3, 4, 5]);
+    await train({ method: 'deterministic', config, data, splits, out });
+    expect(logSteps(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('rollback: each divergence halves the learning rate once, relative to what it was', async () => {

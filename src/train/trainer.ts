@@ -13,7 +13,7 @@
  * deterministic mode the result is bit-identical to an uninterrupted run.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cosine, constant, cycleLayout, cyclicalCosine, cyclicalTemperature, type CycleLayout } from '../bayes/schedules.js';
@@ -39,6 +39,7 @@ import { UNet, type UNetConfig } from '../models/unet.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { fromB64, loadCheckpoint, saveCheckpoint, splitCheckpointTensors } from './checkpoint.js';
 import { parseTrainConfig, type TrainConfig } from './config.js';
+import { trainLog, truncateTrainLog, type TrainLogLine } from './log.js';
 import { loadTrainingSlices, type PreprocessConfig } from './slices.js';
 
 export interface TrainOptions {
@@ -236,7 +237,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const plan = methodPlan(method, config);
   const started = performance.now();
-  const log = (line: object) => appendFileSync(join(out, 'train.jsonl'), `${JSON.stringify(line)}\n`);
+  const log = trainLog(out);
   const K = config.optim.steps;
   for (let m = 0; m < members; m++) {
     const run = await trainMember({ ...opts, out }, m, members, samples, plan, hash, store, log, started, K);
@@ -257,7 +258,7 @@ async function trainMember(
   plan: Plan,
   hash: string,
   storeIn: SampleStore,
-  log: (line: object) => void,
+  log: (line: TrainLogLine) => void,
   started: number,
   K: number,
 ): Promise<{ store: SampleStore; interrupted: boolean }> {
@@ -273,7 +274,7 @@ async function trainMember(
   let lrScaleOverride: number | undefined;
   for (let rollbacks = 0; ; rollbacks++) {
     try {
-      return await runMember();
+      return await runMember(rollbacks === 0);
     } catch (err) {
       if (!(err instanceof DivergenceError) || config.optim.onDivergence !== 'rollback' || rollbacks >= MAX_ROLLBACKS) throw err;
       lrScaleOverride = (lrScaleOverride as number) / 2;
@@ -281,7 +282,8 @@ async function trainMember(
     }
   }
 
-  async function runMember(): Promise<{ store: SampleStore; interrupted: boolean }> {
+  /** `firstAttempt` (not after a roll-back in this process): cuts the log back to the checkpoint. */
+  async function runMember(firstAttempt: boolean): Promise<{ store: SampleStore; interrupted: boolean }> {
     const model = new UNet(modelConfig(method, config, member));
     const sizeN = samples.length;
     let loader: BatchLoader | undefined;
@@ -322,6 +324,7 @@ async function trainMember(
         state = sampler.init(model.params.flat, { seed: config.seed + 7919 * (member + 1) });
         store = dropSamplesAfter(store, member, 0);
       }
+      if (firstAttempt) truncateTrainLog(opts.out, member, start);
       const augment = config.data.augment === 0 ? null : augmentConfig({ strength: config.data.augment });
       loader = createLoader(samples, {
         nx: config.data.size,
@@ -402,8 +405,6 @@ async function trainMember(
         }
         const done = step + 1;
         const stop = opts.signal?.aborted === true;
-        if (done % config.checkpointEvery === 0 || stop || done === K) checkpoint(done);
-
         const elapsed = (performance.now() - started) / 1000;
         const perStep = (performance.now() - memberStart) / 1000 / (done - start);
         const left = K - done + (members - member - 1) * K;
@@ -421,6 +422,7 @@ async function trainMember(
           eta: perStep * left,
         };
         log({ ...progress, epoch: batch.epoch });
+        if (done % config.checkpointEvery === 0 || stop || done === K) checkpoint(done);
         opts.onProgress?.(progress);
         if (stop && done < K) return { store, interrupted: true };
       }
