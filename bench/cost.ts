@@ -13,8 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeSplits, openDataset, writePhantomDataset, writeSplits } from '../src/data/index.js';
-import { parseTrainConfig } from '../src/train/config.js';
-import { train } from '../src/train/trainer.js';
+import { parseTrainConfig, train } from '../src/train/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { machine, median, repoRoot } from './util.js';
 

@@ -13,8 +13,17 @@ export * as bayes from './bayes/index.js';
 export * as metrics from './metrics/index.js';
 export * as uncertainty from './uncertainty/index.js';
 export * as evaluate from './evaluate/index.js';
-export { train, type TrainOptions, type TrainProgress, type TrainResult, DivergenceError } from './train/trainer.js';
-export { parseTrainConfig, loadTrainConfig, TrainConfigSchema, type TrainConfig } from './train/config.js';
+export {
+  train,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+  DivergenceError,
+  parseTrainConfig,
+  loadTrainConfig,
+  TrainConfigSchema,
+  type TrainConfig,
+} from './train/index.js';
 export { Predictor, type PredictOptions, type VolumePrediction } from './predict/predict.js';
 export { runExperiment, type ExperimentOptions, type ExperimentResults } from './experiment/run.js';
 export { PRESETS, type Preset } from './experiment/presets.js';

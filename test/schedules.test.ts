@@ -7,7 +7,6 @@ import {
   cyclicalTemperature,
   joinSchedules,
   linear,
-  sampleSteps,
   type CycleLayout,
 } from '../src/bayes/index.js';
 
@@ -67,7 +66,6 @@ describe('cycleLayout', () => {
     expect([186, 187, 249, 250, 436, 437].map(l.phaseOf)).toEqual(['explore', 'sample', 'sample', 'explore', 'explore', 'sample']);
     expect(l.cyclePosition(478)).toEqual({ cycle: 1, offset: 228, length: 250, phase: 'sample' });
     expect(range(0, 1000).filter(l.isSampleStep)).toEqual(l.sampleSteps);
-    expect(sampleSteps({ totalSteps: 1000 })).toEqual(l.sampleSteps);
   });
 
   it('K=10, M=4 (M ∤ K): cycles of ⌈10/4⌉=3, the last of 1; β=0.5, S=1', () => {

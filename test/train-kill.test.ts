@@ -6,10 +6,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSample, openSampleStore } from '../src/bayes/store.js';
+import { loadSample, openSampleStore } from '../src/bayes/index.js';
 import { makeSplits, openDataset, writePhantomDataset, writeSplits } from '../src/data/index.js';
-import { parseTrainConfig } from '../src/train/config.js';
-import { train } from '../src/train/trainer.js';
+import { parseTrainConfig, train } from '../src/train/index.js';
 
 const CLI = resolve(__dirname, '../dist/src/cli/main.js');
 let root: string;

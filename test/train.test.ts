@@ -2,12 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSampleStore, loadSample } from '../src/bayes/store.js';
+import { openSampleStore, loadSample } from '../src/bayes/index.js';
 import { loadCase, makeSplits, openDataset, readSplits, splitCases, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { dice } from '../src/metrics/index.js';
 import { Predictor } from '../src/predict/predict.js';
-import { parseTrainConfig, type TrainConfigInput } from '../src/train/config.js';
-import { DivergenceError, train, type TrainProgress } from '../src/train/trainer.js';
+import { DivergenceError, parseTrainConfig, train, type TrainConfigInput, type TrainProgress } from '../src/train/index.js';
 
 let root: string;
 let data: string;

@@ -1,6 +1,7 @@
 /**
- * Samplers and schedules: SGHMC (cold posterior, cyclical step sizes) and PyTorch-style SGD with
- * momentum over a flat parameter buffer, and the step schedules and cyclical layout they run on.
+ * Samplers, schedules and methods: SGHMC (cold posterior, cyclical step sizes; at T = 0 SGD with
+ * momentum) over a flat parameter buffer, the step schedules and cyclical layout it runs on, the
+ * methods as values built from them, and the sample store every method writes.
  */
 export {
   constant,
@@ -10,7 +11,6 @@ export {
   cycleLayout,
   cyclicalCosine,
   cyclicalTemperature,
-  sampleSteps,
   valueAt,
   type Schedule,
   type Phase,
@@ -31,9 +31,22 @@ export {
   type SGHMCInitOptions,
   type SGHMCStepInfo,
 } from './sghmc.js';
-export { sgd, type SGD, type SGDOptions, type SGDState, type SGDCheckpoint } from './sgd.js';
 export { chain, clipByGlobalNorm, type GradientTransform, type Updater } from './transforms.js';
-export { METHODS, type Method } from './methods.js';
+export {
+  METHODS,
+  deterministicMethod,
+  mcDropoutMethod,
+  ensembleMethod,
+  hmcMethod,
+  sgdTrajectoryMethod,
+  type Method,
+  type TrainingMethod,
+  type BaselineOptions,
+  type McDropoutOptions,
+  type EnsembleOptions,
+  type CyclicalOptions,
+  type HmcOptions,
+} from './methods.js';
 export {
   ManifestSchema,
   openSampleStore,

@@ -15,31 +15,14 @@
  * (`cycleLayout: cycles=0 must be a positive integer`).
  */
 
+import { fail, finite, nonNegativeInt, positiveInt } from './options.js';
+
 /** A value as a function of the 0-based step count. */
 export type Schedule = (step: number) => number;
 
 /** Resolves a `number | Schedule` at `step`. */
 export function valueAt(v: number | Schedule, step: number): number {
   return typeof v === 'function' ? v(step) : v;
-}
-
-function fail(where: string, name: string, value: unknown, want: string): never {
-  throw new RangeError(`${where}: ${name}=${String(value)} must be ${want}`);
-}
-function positiveInt(where: string, name: string, v: number): number {
-  if (!Number.isSafeInteger(v) || v < 1) fail(where, name, v, 'a positive integer');
-  return v;
-}
-function nonNegativeInt(where: string, name: string, v: number): number {
-  if (!Number.isSafeInteger(v) || v < 0) fail(where, name, v, 'a non-negative integer');
-  return v;
-}
-function finite(where: string, name: string, v: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(where, name, v, 'a finite number');
-  return v;
-}
-function checkStep(where: string, step: number): void {
-  if (!Number.isSafeInteger(step) || step < 0) fail(where, 'step', step, 'a non-negative integer');
 }
 
 /** The same value at every step. */
@@ -250,7 +233,7 @@ export function cycleLayout(opts: CycleLayoutOptions): CycleLayout {
   const sampleSet = new Set(sampleSteps);
 
   const cyclePosition = (step: number): CyclePosition => {
-    checkStep(where, step);
+    nonNegativeInt(where, 'step', step);
     if (step >= total) fail(where, 'step', step, `less than totalSteps=${total}`);
     let c = lengths.length - 1;
     while (step < starts[c]) c--;
@@ -270,7 +253,7 @@ export function cycleLayout(opts: CycleLayoutOptions): CycleLayout {
     cyclePosition,
     phaseOf: (step: number) => cyclePosition(step).phase,
     isSampleStep: (step: number) => {
-      checkStep(where, step);
+      nonNegativeInt(where, 'step', step);
       return sampleSet.has(step);
     },
     isSamplingPhase: (step: number) => cyclePosition(step).phase === 'sample',
@@ -279,11 +262,6 @@ export function cycleLayout(opts: CycleLayoutOptions): CycleLayout {
 
 function layoutOf(layout: CycleLayout | CycleLayoutOptions): CycleLayout {
   return 'cyclePosition' in layout ? layout : cycleLayout(layout);
-}
-
-/** The sample steps of a layout (see {@link cycleLayout}). */
-export function sampleSteps(layout: CycleLayout | CycleLayoutOptions): readonly number[] {
-  return layoutOf(layout).sampleSteps;
 }
 
 export interface CyclicalCosineOptions {

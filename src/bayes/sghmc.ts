@@ -31,7 +31,11 @@
  * `b ← μ·b + g + wd·θ; θ ← θ − η·b`: with a constant η, `v = −η·b` at every step and the two are
  * identical step for step. With a changing η they differ: here `v_k = −Σ_j μ^{k−j} η_j g_j`, g_j including `wd·θ_j` (each
  * gradient scaled by the η of its own step, as the discretised dynamics require), in PyTorch
- * `θ` moves by `−η_k Σ_j μ^{k−j} g_j`. `sgd()` in sgd.ts is the PyTorch form, for baselines.
+ * `θ` moves by `−η_k Σ_j μ^{k−j} g_j`. Equivalently, PyTorch's step is this one with the momentum
+ * of step k replaced by `μ·η_k/η_{k−1}`: `−η_k·b_k = μ·(η_k/η_{k−1})·(−η_{k−1}·b_{k−1}) − η_k·g_k`.
+ * Both add the weight decay to the gradient (L2, not decoupled) and neither dampens the momentum
+ * (PyTorch's `dampening=0`, whose first step `b_0 = g_0` is `v_0 = −η_0·g_0` here). The
+ * baselines (deterministic, MC dropout, ensembles) run this sampler at T = 0.
  *
  * The update runs as a handful of native calls over the whole model (`mul_`, `add_` ×3–4,
  * `normal_`), in place: `update` mutates `state.params` (the model's flat buffer itself) and
@@ -44,6 +48,7 @@
  * for (...) { computeGradientsInto(flat.flatGrad); state = sampler.update(state, flat.flatGrad); }
  */
 import { Generator, keep, noGrad, tensor, zeros, zerosLike, type Tensor, type TypedArray } from '../engine/index.js';
+import { fail, finiteNumber, numberOrSchedule, nonNegativeInt, positiveInt } from './options.js';
 import { valueAt, type Schedule } from './schedules.js';
 
 export interface SGHMCOptions {
@@ -119,8 +124,8 @@ export interface SGHMC {
 
 const FLOAT_DTYPES = ['float32', 'float64'] as const;
 
-/** @internal Throws unless `grads` has the shape, dtype and device of `params`. */
-export function checkGrads(where: string, params: Tensor, grads: Tensor): void {
+/** Throws unless `grads` has the shape, dtype and device of `params`. */
+function checkGrads(where: string, params: Tensor, grads: Tensor): void {
   const ps = params.shape;
   const gs = grads.shape;
   if (gs.length !== ps.length || gs.some((d, i) => d !== ps[i]) || grads.dtype !== params.dtype || grads.device !== params.device) {
@@ -130,8 +135,8 @@ export function checkGrads(where: string, params: Tensor, grads: Tensor): void {
   }
 }
 
-/** @internal A CPU copy of a float tensor's elements. */
-export function hostCopy(t: Tensor): Float32Array | Float64Array {
+/** A CPU copy of a float tensor's elements. */
+function hostCopy(t: Tensor): Float32Array | Float64Array {
   if (t.device === 'cpu') return t.toArray() as Float32Array | Float64Array;
   const host = t.to(undefined, 'cpu');
   try {
@@ -148,27 +153,19 @@ export function hostCopy(t: Tensor): Float32Array | Float64Array {
  */
 export function sghmc(opts: SGHMCOptions): SGHMC {
   const where = 'sghmc';
-  const bad = (name: string, v: unknown, want: string): never => {
-    throw new RangeError(`${where}: ${name}=${String(v)} must be ${want}`);
-  };
   const mu = opts.momentum ?? 0.9;
-  if (!(mu >= 0 && mu < 1)) bad('momentum', mu, 'in [0, 1)');
-  const n = opts.numData;
-  if (!Number.isSafeInteger(n) || n < 1) bad('numData', n, 'a positive integer');
+  if (!(mu >= 0 && mu < 1)) fail(where, 'momentum', mu, 'in [0, 1)');
+  const n = positiveInt(where, 'numData', opts.numData);
   const sigma = opts.priorStd;
-  if (!(sigma > 0)) bad('priorStd', sigma, 'positive (Infinity for a flat prior)');
-  if (typeof opts.lr !== 'function' && !(opts.lr > 0 && Number.isFinite(opts.lr))) bad('lr', opts.lr, 'a positive finite number or a schedule');
+  if (!(sigma > 0)) fail(where, 'priorStd', sigma, 'positive (Infinity for a flat prior)');
+  numberOrSchedule(where, 'lr', opts.lr, 'positive');
   const temperatureOpt = opts.temperature ?? 1;
-  if (typeof temperatureOpt !== 'function' && !(temperatureOpt >= 0 && Number.isFinite(temperatureOpt))) {
-    bad('temperature', temperatureOpt, 'a non-negative finite number or a schedule');
-  }
+  numberOrSchedule(where, 'temperature', temperatureOpt, 'non-negative');
   const weightDecay = 1 / (n * sigma * sigma);
 
   const stepInfo = (step: number): SGHMCStepInfo => {
-    const lr = valueAt(opts.lr, step);
-    const temperature = valueAt(temperatureOpt, step);
-    if (!(lr >= 0 && Number.isFinite(lr))) bad(`lr(${step})`, lr, 'a non-negative finite number');
-    if (!(temperature >= 0 && Number.isFinite(temperature))) bad(`temperature(${step})`, temperature, 'a non-negative finite number');
+    const lr = finiteNumber(where, `lr(${step})`, valueAt(opts.lr, step), 'non-negative');
+    const temperature = finiteNumber(where, `temperature(${step})`, valueAt(temperatureOpt, step), 'non-negative');
     const noise = opts.noise ? opts.noise(step) : true;
     const noiseStd = noise ? Math.sqrt((2 * (1 - mu) * lr * temperature) / n) : 0;
     return { lr, temperature, noise, noiseStd };
@@ -183,7 +180,7 @@ export function sghmc(opts: SGHMCOptions): SGHMC {
     if (resume && (resume.shape.length !== shape.length || resume.shape.some((d, i) => d !== shape[i]))) {
       throw new RangeError(`${where}.init: checkpoint momentum has shape [${resume.shape.join(', ')}], params have [${shape.join(', ')}]`);
     }
-    if (resume && (!Number.isSafeInteger(resume.step) || resume.step < 0)) bad('resume.step', resume.step, 'a non-negative integer');
+    if (resume) nonNegativeInt(where, 'resume.step', resume.step);
     const generator = new Generator(initOpts.seed ?? 0);
     // Long-lived buffers: kept out of any enclosing tidy scope, freed by dispose().
     const momentum = keep(zerosLike(params));

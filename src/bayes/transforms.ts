@@ -1,13 +1,14 @@
 /**
  * Gradient transforms composed in front of a sampler or optimizer (optax's `chain`): each rewrites
  * the gradient buffer in place before the update. Warm-up is a schedule (`linear` +
- * `joinSchedules`) and weight decay is the prior (`priorStd`) or `sgd({weightDecay})`, so the
- * transforms here are the ones that touch the gradient itself.
+ * `joinSchedules`) and weight decay is the prior (`priorStd`), so the transforms here are the
+ * ones that touch the gradient itself.
  *
  * Note that clipping makes SGHMC's gradient biased, so the chain no longer targets the posterior
  * exactly while clipping is active; use it for the SGD baselines or as a guard against rare spikes.
  */
 import { noGrad, tidy, type Tensor } from '../engine/index.js';
+import { finiteNumber } from './options.js';
 
 /** Rewrites `grads` in place, given the parameters and the step the update is about to use. */
 export type GradientTransform = (grads: Tensor, params: Tensor, step: number) => void;
@@ -24,9 +25,7 @@ export interface Updater<S extends { readonly params: Tensor; readonly step: num
  * @throws RangeError when maxNorm is not positive and finite.
  */
 export function clipByGlobalNorm(maxNorm: number): GradientTransform {
-  if (!(maxNorm > 0 && Number.isFinite(maxNorm))) {
-    throw new RangeError(`clipByGlobalNorm: maxNorm=${maxNorm} must be positive and finite`);
-  }
+  finiteNumber('clipByGlobalNorm', 'maxNorm', maxNorm, 'positive');
   return (grads) =>
     noGrad(() =>
       tidy(() => {
@@ -41,7 +40,7 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransform {
  * The sampler or optimizer `inner` with `transforms` applied, in order, to the gradient before
  * each update; everything else (init, checkpoint, ...) is `inner`'s.
  *
- * @example const opt = chain(sgd({ lr: 0.01 }), clipByGlobalNorm(1));
+ * @example const opt = chain(sghmc({ lr: 0.01, temperature: 0, numData, priorStd }), clipByGlobalNorm(1));
  */
 export function chain<S extends { readonly params: Tensor; readonly step: number }, O extends Updater<S>>(
   inner: O,

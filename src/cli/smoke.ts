@@ -1,13 +1,14 @@
 /**
  * `hmcseg smoke`: trains a small U-Net for a few steps on random images with a learnable target
  * and prints the loss falling — a quick end-to-end check of the native engine, autograd, the flat
- * parameter buffer and the loss.
+ * parameter buffer, the loss and the sampler, through the training step the trainer uses.
  */
 import type { Command } from 'commander';
-import { sgd } from '../bayes/sgd.js';
+import { sghmc } from '../bayes/index.js';
 import { integerIn } from './args.js';
-import { avgPool2d, Generator, randn, setNumThreads, tidy, where, type Tensor } from '../engine/index.js';
-import { segmentationLoss, UNet } from '../models/index.js';
+import { avgPool2d, Generator, randn, setNumThreads, tidy, where } from '../engine/index.js';
+import { UNet } from '../models/index.js';
+import { trainStep, type StepBatch } from '../train/index.js';
 
 export interface SmokeOptions {
   /** Training steps (default 30). */
@@ -35,18 +36,19 @@ const SIZE = 64;
 const THRESHOLD = 0.1;
 
 /** Random images and their target: class 0 / 1 / 2 where the blurred image is low / middle / high. */
-function batch(gen: Generator): [Tensor, Tensor] {
+function batch(gen: Generator): StepBatch {
   return tidy(() => {
     const x = randn([BATCH, 1, SIZE, SIZE], { generator: gen });
     const b = avgPool2d(x, 5, { stride: 1, padding: 2, countIncludePad: false }).squeeze(1);
     const y = where(b.gt(THRESHOLD), 2, where(b.lt(-THRESHOLD), 0, 1)).to('int64');
-    return [x, y];
+    return { x, y };
   });
 }
 
 /**
- * Trains a U-Net (depth 3, base width 8, batch norm, 3 classes) with SGD + momentum on the flat
- * parameter buffer, a fresh random 4×1×64×64 batch each step, loss = cross-entropy + soft Dice.
+ * Trains a U-Net (depth 3, base width 8, batch norm, 3 classes) with SGD + momentum (the library's
+ * sampler at T = 0, flat prior) on the flat parameter buffer through `trainStep`, a fresh random
+ * 4×1×64×64 batch each step, loss = cross-entropy + soft Dice.
  *
  * @returns the loss history; it falls from ≈ 2.0 to below 1.0 in 30 steps (≈ 3 s on 2 cores) when the engine works.
  */
@@ -62,28 +64,25 @@ export function runSmoke(opts: SmokeOptions = {}): SmokeResult {
   const [lr, momentum] = [0.05, 0.9];
   const model = new UNet({ depth: 3, baseWidth: 8, numClasses: 3, norm: 'batch', seed });
   const data = new Generator(seed + 1);
-  const { flat, flatGrad } = model.params;
   const parameterCount = model.parameterCount;
-  const optimizer = sgd({ lr, momentum });
-  let state = optimizer.init(flat);
+  // A flat prior (no weight decay); numData then only scales the noise, which T = 0 leaves out.
+  const sampler = sghmc({ lr, momentum, temperature: 0, numData: 1, priorStd: Infinity });
+  let state = sampler.init(model.params.flat);
   const losses: number[] = [];
   const t0 = performance.now();
   log(`smoke: U-Net depth 3, base width 8, ${parameterCount} parameters; ${steps} steps of SGD-momentum on ${BATCH}×1×${SIZE}×${SIZE}`);
   try {
     for (let step = 0; step < steps; step++) {
-      const [x, y] = batch(data);
-      model.params.zeroGrad();
-      const loss = tidy(() => segmentationLoss(model.forward(x), y));
-      loss.backward();
-      losses.push(loss.item());
-      for (const t of [x, y, loss]) t.dispose();
-      state = optimizer.update(state, flatGrad);
+      const r = trainStep({ model, sampler, state, batch: () => batch(data) });
+      if (r.notFinite) throw new Error(`smoke: ${r.notFinite} is not finite at step ${step + 1}`);
+      state = r.state;
+      losses.push(r.loss);
       if (step === 0 || step === steps - 1 || (step + 1) % logEvery === 0) {
         log(`step ${String(step + 1).padStart(4)}  loss ${losses[step].toFixed(4)}  ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       }
     }
   } finally {
-    optimizer.dispose(state);
+    sampler.dispose(state);
     data.dispose();
     model.dispose();
   }

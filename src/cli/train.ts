@@ -6,10 +6,9 @@
  *   hmcseg train --resume DIR
  */
 import { Command, Option } from 'commander';
-import { METHODS, type Method } from '../bayes/methods.js';
+import { METHODS, type Method } from '../bayes/index.js';
 import { makeSplits, openDataset, writeSplits } from '../data/index.js';
-import { loadTrainConfig, parseTrainConfig } from '../train/config.js';
-import { readRunFile, train, type TrainProgress } from '../train/trainer.js';
+import { loadTrainConfig, parseTrainConfig, readRunFile, train, type TrainProgress } from '../train/index.js';
 import { integerIn } from './args.js';
 import { formatSeconds, progressBar } from './progress.js';
 

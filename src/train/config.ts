@@ -3,8 +3,18 @@
  * A config file (JSON) may give any subset; the rest takes these defaults.
  */
 import * as z from 'zod';
+import {
+  deterministicMethod,
+  ensembleMethod,
+  hmcMethod,
+  mcDropoutMethod,
+  sgdTrajectoryMethod,
+  type Method,
+  type TrainingMethod,
+} from '../bayes/index.js';
+import { NUM_CLASSES } from '../data/labels.js';
+import type { UNetConfig } from '../models/index.js';
 import { parseJson, readJsonFile } from '../util/json.js';
-
 
 const positiveInt = z.number().int().positive();
 
@@ -140,4 +150,43 @@ export function parseTrainConfig(input: unknown, source = 'config'): TrainConfig
 /** Reads and validates a JSON config file. */
 export function loadTrainConfig(path: string): TrainConfig {
   return readJsonFile(path, TrainConfigSchema, 'training config');
+}
+
+/** The value of `method` (src/bayes/methods.ts) that `config` sets: its schedules, samples and networks. */
+export function methodFromConfig(method: Method, config: TrainConfig): TrainingMethod {
+  const m = config.model;
+  const network: UNetConfig = {
+    inChannels: 1,
+    numClasses: NUM_CLASSES,
+    depth: m.depth,
+    baseWidth: m.baseWidth,
+    norm: m.norm,
+    dropout: m.dropout,
+    dropoutPlacement: m.dropoutPlacement,
+    seed: config.seed,
+  };
+  const { steps, lr, schedule } = config.optim;
+  const h = config.hmc;
+  const cycles = {
+    steps,
+    lr,
+    cycles: h.cycles,
+    beta: h.beta,
+    samplesPerCycle: h.samplesPerCycle,
+    firstCycleFactor: h.firstCycleFactor,
+    sampleFromCycle: h.sampleFromCycle,
+    network,
+  };
+  switch (method) {
+    case 'deterministic':
+      return deterministicMethod({ steps, lr, schedule, network });
+    case 'mcdropout':
+      return mcDropoutMethod({ steps, lr, schedule, network, rate: config.mcdropout.rate, passes: config.mcdropout.passes });
+    case 'ensemble':
+      return ensembleMethod({ steps, lr, schedule, network, members: config.ensemble.members });
+    case 'hmc':
+      return hmcMethod({ ...cycles, temperature: h.temperature, temperatureRamp: h.temperatureRamp });
+    case 'sgd-trajectory':
+      return sgdTrajectoryMethod(cycles);
+  }
 }

@@ -1,46 +1,49 @@
 /**
- * Trains a method and writes its sample store. All methods run the same loop with the same sampler
- * (SGHMC over the flat parameter buffer); they differ in the learning-rate and temperature
- * schedules and in where weight samples are taken:
- * - `deterministic`, `mcdropout`, each `ensemble` member: T = 0 (SGD with momentum and weight
- *   decay 1/(Nσ²)), cosine or constant learning rate, one sample at the end;
- * - `hmc`: cyclical cosine learning rate, T > 0 in the sampling phase of each cycle, S samples per cycle;
- * - `sgd-trajectory`: the same cycles at T = 0.
+ * Trains a method and writes its sample store. Every method runs this loop with the same sampler
+ * (SGHMC over the flat parameter buffer, src/bayes/sghmc.ts); what differs — the learning-rate and
+ * temperature schedules, the noise gate, where weight samples are taken, the networks — is the
+ * method's value ({@link methodFromConfig}, src/bayes/methods.ts), which the loop only consumes.
  *
  * Output directory: the sample store (`manifest.json`, `sample-*.safetensors`), `run.json` (method,
- * config, data, splits: what `--resume` needs), `train.jsonl` (one JSON line per step) and
- * `checkpoints/member-M/`. A run interrupted (signal, kill -9) resumes from its last checkpoint; in
- * deterministic mode the result is bit-identical to an uninterrupted run.
+ * config, data, splits: what `--resume` needs; run-file.ts), `train.jsonl` (one JSON line per
+ * step; log.ts) and `checkpoints/member-M/` (checkpoint.ts). A run interrupted (signal, kill -9)
+ * resumes from its last checkpoint; in deterministic mode the result is bit-identical to an
+ * uninterrupted run. A divergence stops the run or rolls it back (rollback.ts).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { cosine, constant, cycleLayout, cyclicalCosine, cyclicalTemperature, type CycleLayout } from '../bayes/schedules.js';
-import { sghmc, type SGHMC, type SGHMCState } from '../bayes/sghmc.js';
-import { chain, clipByGlobalNorm } from '../bayes/transforms.js';
-import type { Method } from '../bayes/methods.js';
 import {
   addSample,
+  chain,
+  clipByGlobalNorm,
   completeSampleStore,
   createSampleStore,
-  openSampleStore,
   filterSamples,
+  openSampleStore,
+  sghmc,
+  type Method,
+  type Phase,
   type SampleStore,
-} from '../bayes/store.js';
+  type SGHMC,
+  type SGHMCState,
+  type TrainingMethod,
+} from '../bayes/index.js';
 import { openDataset, fingerprint } from '../data/datasets.js';
-import { createLoader, type Batch, type BatchLoader, type Sample2D } from '../data/loader.js';
+import { createLoader, type BatchLoader, type Sample2D } from '../data/loader.js';
 import { augmentConfig } from '../data/augment.js';
 import { readSplits, splitCases } from '../data/splits.js';
-import { NUM_CLASSES } from '../data/labels.js';
-import { manualSeed, setDeterministic, setNumThreads, tensor, tidy, type Tensor } from '../engine/index.js';
-import { segmentationLoss } from '../models/loss.js';
-import { UNet, type UNetConfig } from '../models/unet.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { manualSeed, setDeterministic, setNumThreads, tensor } from '../engine/index.js';
+import { UNet } from '../models/index.js';
+import { batchNormInputs, recomputedState } from './batchnorm.js';
 import { fromB64, loadCheckpoint, saveCheckpoint, splitCheckpointTensors } from './checkpoint.js';
-import { parseTrainConfig, type TrainConfig } from './config.js';
+import { methodFromConfig, type TrainConfig } from './config.js';
 import { trainLog, truncateTrainLog, type TrainLogLine } from './log.js';
+import { DivergenceError, withRollback } from './rollback.js';
+import { openRunFile } from './run-file.js';
 import { loadTrainingSlices, type PreprocessConfig } from './slices.js';
+import { trainStep, type StepResult } from './step.js';
 
 export interface TrainOptions {
   readonly method: Method;
@@ -65,7 +68,7 @@ export interface TrainProgress {
   readonly loss: number;
   readonly lr: number;
   readonly temperature: number;
-  readonly phase: 'explore' | 'sample';
+  readonly phase: Phase;
   readonly samples: number;
   /** Seconds since this process started training. */
   readonly elapsed: number;
@@ -80,128 +83,15 @@ export interface TrainResult {
   readonly seconds: number;
 }
 
-/** A NaN or infinite loss, gradient or weight. */
-export class DivergenceError extends Error {
-  constructor(
-    readonly step: number,
-    readonly what: string,
-    readonly checkpointStep: number | null,
-  ) {
-    super(
-      `training diverged at step ${step}: ${what} is not finite` +
-        (checkpointStep === null ? ' (no checkpoint was written yet)' : `; the last good checkpoint (step ${checkpointStep}) is kept`),
-    );
-    this.name = 'DivergenceError';
-  }
-}
-
-interface RunFile {
-  readonly method: Method;
-  readonly config: TrainConfig;
-  readonly data: string;
-  readonly splits: string;
-}
-
-const RUN = 'run.json';
-
-/** The method, config, data and splits of the run in `out` (for `--resume`). */
-export function readRunFile(out: string): RunFile {
-  const path = join(out, RUN);
-  if (!existsSync(path)) throw new Error(`${out}: no ${RUN}; this is not a training output directory`);
-  let raw: { method: Method; config: unknown; data: string; splits: string };
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
-  }
-  return { method: raw.method, config: parseTrainConfig(raw.config, path), data: raw.data, splits: raw.splits };
-}
-
-function configHash(method: Method, config: TrainConfig): string {
-  return createHash('sha256').update(JSON.stringify({ method, config })).digest('hex').slice(0, 16);
-}
-
-/** The network each method trains. */
-export function modelConfig(method: Method, config: TrainConfig, member: number): UNetConfig {
-  return {
-    inChannels: 1,
-    numClasses: NUM_CLASSES,
-    depth: config.model.depth,
-    baseWidth: config.model.baseWidth,
-    norm: config.model.norm,
-    dropout: method === 'mcdropout' ? config.mcdropout.rate : config.model.dropout,
-    dropoutPlacement: config.model.dropoutPlacement,
-    seed: config.seed + 1000 * member,
-  };
-}
-
-/** The schedules and sample steps of a method over K steps. */
-export interface Plan {
-  readonly lr: (step: number) => number;
-  readonly temperature: (step: number) => number;
-  readonly noise: (step: number) => boolean;
-  readonly sampleSteps: ReadonlySet<number>;
-  readonly phase: (step: number) => 'explore' | 'sample';
-  readonly cycle: (step: number) => number;
-  readonly layout?: CycleLayout;
-}
-
-export function methodPlan(method: Method, config: TrainConfig): Plan {
-  const K = config.optim.steps;
-  if (method === 'hmc' || method === 'sgd-trajectory') {
-    const h = config.hmc;
-    const layout = cycleLayout({
-      totalSteps: K,
-      cycles: h.cycles,
-      beta: h.beta,
-      samplesPerCycle: h.samplesPerCycle,
-      firstSampleCycle: h.sampleFromCycle,
-      ...(h.firstCycleFactor !== 1 && h.cycles > 1
-        ? { firstCycleLength: Math.round((h.firstCycleFactor * K) / h.cycles) }
-        : {}),
-    });
-    const temperature =
-      method === 'hmc'
-        ? cyclicalTemperature({ value: h.temperature, layout, rampSteps: h.temperatureRamp })
-        : constant(0);
-    return {
-      lr: cyclicalCosine({ lr0: config.optim.lr, layout }),
-      temperature,
-      noise: method === 'hmc' ? layout.isSamplingPhase : () => false,
-      sampleSteps: new Set(layout.sampleSteps),
-      phase: layout.phaseOf,
-      cycle: (s) => layout.cyclePosition(s).cycle,
-      layout,
-    };
-  }
-  return {
-    lr: config.optim.schedule === 'cosine' ? cosine({ init: config.optim.lr, decaySteps: K }) : constant(config.optim.lr),
-    temperature: constant(0),
-    noise: () => false,
-    sampleSteps: new Set([K - 1]),
-    phase: () => 'explore',
-    cycle: () => 0,
-  };
-}
-
 /**
  * Trains `method` into `out`. When `out` holds an unfinished run of the same method and config, it
  * resumes from the last checkpoint of each member; a finished one is returned as it is.
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const { method, config } = opts;
+  const { config } = opts;
   const out = resolve(opts.out);
-  const hash = configHash(method, config);
   mkdirSync(out, { recursive: true });
-  const runPath = join(out, RUN);
-  if (existsSync(runPath)) {
-    const prev = readRunFile(out);
-    if (prev.method !== method || configHash(prev.method, prev.config) !== hash) {
-      throw new Error(`${out}: holds a run with another method or config (${prev.method}); choose another --out`);
-    }
-  } else {
-    writeFileAtomic(runPath, JSON.stringify({ method, config, data: resolve(opts.data), splits: resolve(opts.splits) }, null, 2));
-  }
+  const hash = openRunFile(out, opts);
 
   setNumThreads(config.threads === 0 ? availableParallelism() : config.threads);
   setDeterministic(config.deterministic);
@@ -217,15 +107,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const samples = loadTrainingSlices(dataset, splitCases(dataset, splits, 'train'), pre);
   if (samples.length === 0) throw new Error(`${opts.splits}: the training split has no slices`);
 
-  const members = method === 'ensemble' ? config.ensemble.members : 1;
+  const method = methodFromConfig(opts.method, config);
   let store: SampleStore = existsSync(join(out, 'manifest.json'))
     ? openSampleStore(out)
     : createSampleStore(out, {
-        method,
-        model: { ...modelConfig(method, config, 0) },
+        method: opts.method,
+        model: { ...method.model(0) },
         preprocess: { ...pre },
         training: { configHash: hash, ...config },
-        passesPerSample: method === 'mcdropout' ? config.mcdropout.passes : 1,
+        passesPerSample: method.passesPerSample,
         data: {
           dir: resolve(opts.data),
           fingerprint: fp,
@@ -235,246 +125,196 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       });
   if (store.manifest.complete) return { store, interrupted: false, seconds: 0 };
 
-  const plan = methodPlan(method, config);
-  const started = performance.now();
-  const log = trainLog(out);
-  const K = config.optim.steps;
-  for (let m = 0; m < members; m++) {
-    const run = await trainMember({ ...opts, out }, m, members, samples, plan, hash, store, log, started, K);
-    store = run.store;
-    if (run.interrupted) return { store, interrupted: true, seconds: (performance.now() - started) / 1000 };
+  const run: Run = { opts: { ...opts, out }, method, samples, hash, log: trainLog(out), started: performance.now() };
+  for (let m = 0; m < method.members; m++) {
+    const r = await trainMember(run, m, store);
+    store = r.store;
+    if (r.interrupted) return { store, interrupted: true, seconds: (performance.now() - run.started) / 1000 };
   }
   store = completeSampleStore(store);
-  return { store, interrupted: false, seconds: (performance.now() - started) / 1000 };
+  return { store, interrupted: false, seconds: (performance.now() - run.started) / 1000 };
 }
 
-const MAX_ROLLBACKS = 3;
-
-async function trainMember(
-  opts: TrainOptions,
-  member: number,
-  members: number,
-  samples: readonly Sample2D[],
-  plan: Plan,
-  hash: string,
-  storeIn: SampleStore,
-  log: (line: TrainLogLine) => void,
-  started: number,
-  K: number,
-): Promise<{ store: SampleStore; interrupted: boolean }> {
-  const { method, config } = opts;
-  let store = storeIn;
-  const memberSamples = () => store.manifest.samples.filter((s) => s.member === member);
-  const expected = plan.sampleSteps.size;
-  if (memberSamples().length >= expected) return { store, interrupted: false };
-
-  const ckptDir = join(opts.out, 'checkpoints', `member-${member}`);
-  // On divergence with `onDivergence: 'rollback'`: back to the last checkpoint with η halved
-  // (relative to the η that diverged). Undefined: the scale kept in the checkpoint (1 without one).
-  let lrScaleOverride: number | undefined;
-  for (let rollbacks = 0; ; rollbacks++) {
-    try {
-      return await runMember(rollbacks === 0);
-    } catch (err) {
-      if (!(err instanceof DivergenceError) || config.optim.onDivergence !== 'rollback' || rollbacks >= MAX_ROLLBACKS) throw err;
-      lrScaleOverride = (lrScaleOverride as number) / 2;
-      log({ event: 'divergence', member, step: err.step, what: err.what, rollback: rollbacks + 1, lrFactor: lrScaleOverride });
-    }
-  }
-
-  /** `firstAttempt` (not after a roll-back in this process): cuts the log back to the checkpoint. */
-  async function runMember(firstAttempt: boolean): Promise<{ store: SampleStore; interrupted: boolean }> {
-    const model = new UNet(modelConfig(method, config, member));
-    const sizeN = samples.length;
-    let loader: BatchLoader | undefined;
-    let sampler: SGHMC | undefined;
-    let state: SGHMCState | undefined;
-    try {
-      const ckpt = loadCheckpoint(ckptDir);
-      if (ckpt && ckpt.meta.configHash !== hash) throw new Error(`${ckptDir}: checkpoint of another config`);
-      // The scale of earlier roll-backs is kept in the checkpoint.
-      const lrScale = lrScaleOverride ?? ckpt?.meta.lrScale ?? 1;
-      lrScaleOverride = lrScale;
-      const base = sghmc({
-        lr: (s) => lrScale * plan.lr(s),
-        momentum: config.optim.momentum,
-        temperature: plan.temperature,
-        numData: sizeN,
-        priorStd: config.optim.priorStd,
-        noise: plan.noise,
-      });
-      sampler = config.optim.clipNorm > 0 ? chain(base, clipByGlobalNorm(config.optim.clipNorm)) : base;
-      let start = 0;
-      if (ckpt) {
-        const { model: modelState, momentum } = splitCheckpointTensors(ckpt.tensors);
-        model.loadState(modelState);
-        model.generator.setState(fromB64(ckpt.meta.modelRng));
-        state = sampler.init(model.params.flat, {
-          resume: {
-            step: ckpt.meta.step,
-            momentum: momentum.toArray() as Float32Array,
-            shape: momentum.shape,
-            rngState: fromB64(ckpt.meta.samplerRng),
-          },
-        });
-        for (const t of Object.values(ckpt.tensors)) t.dispose();
-        start = ckpt.meta.step;
-        store = dropSamplesAfter(store, member, start);
-      } else {
-        state = sampler.init(model.params.flat, { seed: config.seed + 7919 * (member + 1) });
-        store = dropSamplesAfter(store, member, 0);
-      }
-      if (firstAttempt) truncateTrainLog(opts.out, member, start);
-      const augment = config.data.augment === 0 ? null : augmentConfig({ strength: config.data.augment });
-      loader = createLoader(samples, {
-        nx: config.data.size,
-        ny: config.data.size,
-        batchSize: Math.min(config.data.batchSize, samples.length),
-        seed: config.seed + 104729 * member,
-        augment,
-        workers: config.data.workers,
-        start: ckpt?.meta.loader,
-      });
-      const bnInputs = await batchNormInputs(samples, config);
-      let lastCheckpoint: number | null = ckpt ? ckpt.meta.step : null;
-      const checkpoint = (stepsDone: number) => {
-        const modelState = model.state();
-        const sc = (sampler as SGHMC).checkpoint(state as SGHMCState);
-        try {
-          saveCheckpoint(ckptDir, {
-            member,
-            step: stepsDone,
-            loader: (loader as BatchLoader).state(),
-            samplerRng: sc.rngState,
-            modelRng: model.generator.getState(),
-            lrScale,
-            configHash: hash,
-            modelState,
-            momentum: { data: sc.momentum, shape: sc.shape },
-          });
-        } finally {
-          for (const t of Object.values(modelState)) t.dispose();
-        }
-        lastCheckpoint = stepsDone;
-      };
-
-      model.train();
-      if (method === 'mcdropout') model.setDropoutActive(true);
-      const flatGrad = model.params.flatGrad;
-      const memberStart = performance.now();
-      for (let step = start; step < K; step++) {
-        // Let the event loop run (signals, I/O): an inline loader resolves in microtasks only.
-        await new Promise((r) => setImmediate(r));
-        const batch = await loader.next();
-        model.params.zeroGrad();
-        const loss = tidy(() => {
-          const x = tensor(batch.images, batch.imageShape);
-          const y = tensor(batch.labels, batch.labelShape, { dtype: 'uint8' }).to('int64');
-          const labelled = tensor(batch.labelled, batch.labelledShape, { dtype: 'uint8' });
-          const l = segmentationLoss(model.forward(x), y, {
-            labelled,
-            ceWeight: config.loss.ce,
-            diceWeight: config.loss.dice,
-          });
-          l.backward();
-          return l.item();
-        });
-        const fail = (what: string): never => {
-          throw new DivergenceError(step, what, lastCheckpoint);
-        };
-        if (!Number.isFinite(loss)) fail('the loss');
-        if (!flatGrad.allFinite()) fail('the gradient');
-        state = sampler.update(state, flatGrad);
-        if (!model.params.flat.allFinite()) fail('a weight');
-
-        const info = sampler.stepInfo(step);
-        if (plan.sampleSteps.has(step)) {
-          const weights = bnInputs.length > 0 ? recomputedState(model, bnInputs) : model.state();
-          try {
-            store = addSample(store, weights, {
-              step,
-              cycle: plan.cycle(step),
-              member,
-              lr: info.lr,
-              temperature: info.temperature,
-              loss,
-            });
-          } finally {
-            for (const t of Object.values(weights)) t.dispose();
-          }
-        }
-        const done = step + 1;
-        const stop = opts.signal?.aborted === true;
-        const elapsed = (performance.now() - started) / 1000;
-        const perStep = (performance.now() - memberStart) / 1000 / (done - start);
-        const left = K - done + (members - member - 1) * K;
-        const progress: TrainProgress = {
-          member,
-          members,
-          step: done,
-          steps: K,
-          loss,
-          lr: info.lr,
-          temperature: info.temperature,
-          phase: plan.phase(step),
-          samples: store.manifest.samples.length,
-          elapsed,
-          eta: perStep * left,
-        };
-        log({ ...progress, epoch: batch.epoch });
-        if (done % config.checkpointEvery === 0 || stop || done === K) checkpoint(done);
-        opts.onProgress?.(progress);
-        if (stop && done < K) return { store, interrupted: true };
-      }
-      return { store, interrupted: false };
-    } finally {
-      await loader?.close();
-      if (sampler && state) sampler.dispose(state);
-      model.dispose();
-    }
-  }
+/** What every member of a run shares. */
+interface Run {
+  readonly opts: TrainOptions;
+  readonly method: TrainingMethod;
+  readonly samples: readonly Sample2D[];
+  readonly hash: string;
+  readonly log: (line: TrainLogLine) => void;
+  /** `performance.now()` when this call started training. */
+  readonly started: number;
 }
 
-/** Seed offset of the fixed batches that BatchNorm statistics are recomputed on. */
-const BN_SEED = 524287;
-
-/** The `config.bnBatches` fixed batches of un-augmented training slices (none when off or without BatchNorm). */
-async function batchNormInputs(samples: readonly Sample2D[], config: TrainConfig): Promise<Batch[]> {
-  const count = config.bnBatches ?? 0;
-  if (count === 0 || config.model.norm !== 'batch') return [];
-  const loader = createLoader(samples, {
-    nx: config.data.size,
-    ny: config.data.size,
-    batchSize: Math.min(config.data.batchSize, samples.length),
-    seed: config.seed + BN_SEED,
-    augment: null,
-    workers: 0,
-  });
-  try {
-    const out: Batch[] = [];
-    for (let i = 0; i < count; i++) out.push(await loader.next());
-    return out;
-  } finally {
-    await loader.close();
-  }
+/** Trains member `member` (skipped when its samples are all in the store), with roll-backs on divergence. */
+async function trainMember(run: Run, member: number, store: SampleStore): Promise<{ store: SampleStore; interrupted: boolean }> {
+  const taken = store.manifest.samples.filter((s) => s.member === member).length;
+  if (taken >= run.method.sampleSteps.length) return { store, interrupted: false };
+  // The store as the last attempt left it (samples before its last checkpoint stay).
+  const held = { store };
+  const interrupted = await withRollback(
+    (lrScale, first) => runMember(run, member, held, lrScale, first),
+    run.opts.config.optim.onDivergence === 'rollback',
+    (err, rollbacks, lrScale) =>
+      run.log({ event: 'divergence', member, step: err.step, what: err.what, rollback: rollbacks, lrFactor: lrScale }),
+  );
+  return { store: held.store, interrupted };
 }
 
 /**
- * A copy of the model's state with BatchNorm statistics recomputed on `inputs`; the model itself
- * keeps its running statistics, so training goes on as it would without recomputation.
+ * One attempt at member `member`: from its checkpoint (or step 0) to the end, an interruption
+ * (returns true) or a divergence (throws), keeping `held.store` up to date. `lrScaleIn` overrides
+ * the checkpoint's η scale (after a roll-back); the first attempt of a call cuts the log back to
+ * the checkpoint.
  */
-function recomputedState(model: UNet, inputs: readonly Batch[]): Record<string, Tensor> {
-  const training = model.state();
+async function runMember(
+  run: Run,
+  member: number,
+  held: { store: SampleStore },
+  lrScaleIn: number | undefined,
+  first: boolean,
+): Promise<boolean> {
+  const { opts, method, samples, hash } = run;
+  const { config } = opts;
+  const K = config.optim.steps;
+  const ckptDir = join(opts.out, 'checkpoints', `member-${member}`);
+  const model = new UNet(method.model(member));
+  let loader: BatchLoader | undefined;
+  let sampler: SGHMC | undefined;
+  let state: SGHMCState | undefined;
   try {
-    tidy(() => model.recomputeBatchNorm(inputs.map((b) => tensor(b.images, b.imageShape))));
-    return model.state();
-  } finally {
-    model.loadState(training);
-    for (const t of Object.values(training)) t.dispose();
-  }
-}
+    const ckpt = loadCheckpoint(ckptDir);
+    if (ckpt && ckpt.meta.configHash !== hash) throw new Error(`${ckptDir}: checkpoint of another config`);
+    // The scale of earlier roll-backs is kept in the checkpoint.
+    const lrScale = lrScaleIn ?? ckpt?.meta.lrScale ?? 1;
+    const base = sghmc({
+      lr: (s) => lrScale * method.lr(s),
+      momentum: config.optim.momentum,
+      temperature: method.temperature,
+      numData: samples.length,
+      priorStd: config.optim.priorStd,
+      noise: method.noise,
+    });
+    sampler = config.optim.clipNorm > 0 ? chain(base, clipByGlobalNorm(config.optim.clipNorm)) : base;
+    let start = 0;
+    if (ckpt) {
+      const { model: modelState, momentum } = splitCheckpointTensors(ckpt.tensors);
+      model.loadState(modelState);
+      model.generator.setState(fromB64(ckpt.meta.modelRng));
+      state = sampler.init(model.params.flat, {
+        resume: {
+          step: ckpt.meta.step,
+          momentum: momentum.toArray() as Float32Array,
+          shape: momentum.shape,
+          rngState: fromB64(ckpt.meta.samplerRng),
+        },
+      });
+      for (const t of Object.values(ckpt.tensors)) t.dispose();
+      start = ckpt.meta.step;
+    } else {
+      state = sampler.init(model.params.flat, { seed: config.seed + 7919 * (member + 1) });
+    }
+    // Samples taken after the checkpoint are taken again.
+    held.store = filterSamples(held.store, (s) => s.member !== member || s.step < start);
+    if (first) truncateTrainLog(opts.out, member, start);
+    const augment = config.data.augment === 0 ? null : augmentConfig({ strength: config.data.augment });
+    loader = createLoader(samples, {
+      nx: config.data.size,
+      ny: config.data.size,
+      batchSize: Math.min(config.data.batchSize, samples.length),
+      seed: config.seed + 104729 * member,
+      augment,
+      workers: config.data.workers,
+      start: ckpt?.meta.loader,
+    });
+    const bnInputs = await batchNormInputs(samples, config);
+    let lastCheckpoint: number | null = ckpt ? ckpt.meta.step : null;
+    const checkpoint = (stepsDone: number) => {
+      const modelState = model.state();
+      const sc = (sampler as SGHMC).checkpoint(state as SGHMCState);
+      try {
+        saveCheckpoint(ckptDir, {
+          member,
+          step: stepsDone,
+          loader: (loader as BatchLoader).state(),
+          samplerRng: sc.rngState,
+          modelRng: model.generator.getState(),
+          lrScale,
+          configHash: hash,
+          modelState,
+          momentum: { data: sc.momentum, shape: sc.shape },
+        });
+      } finally {
+        for (const t of Object.values(modelState)) t.dispose();
+      }
+      lastCheckpoint = stepsDone;
+    };
 
-/** Keeps the samples of other members, and this member's taken before `stepsDone` updates. */
-function dropSamplesAfter(store: SampleStore, member: number, stepsDone: number): SampleStore {
-  return filterSamples(store, (s) => s.member !== member || s.step < stepsDone);
+    model.train();
+    const memberStart = performance.now();
+    for (let step = start; step < K; step++) {
+      // Let the event loop run (signals, I/O): an inline loader resolves in microtasks only.
+      await new Promise((r) => setImmediate(r));
+      const batch = await loader.next();
+      const r: StepResult<SGHMCState> = trainStep({
+        model,
+        sampler,
+        state,
+        batch: () => ({
+          x: tensor(batch.images, batch.imageShape),
+          y: tensor(batch.labels, batch.labelShape, { dtype: 'uint8' }).to('int64'),
+          labelled: tensor(batch.labelled, batch.labelledShape, { dtype: 'uint8' }),
+        }),
+        ceWeight: config.loss.ce,
+        diceWeight: config.loss.dice,
+      });
+      state = r.state;
+      if (r.notFinite) throw new DivergenceError(step, r.notFinite, lastCheckpoint, lrScale);
+      const loss = r.loss;
+
+      const info = sampler.stepInfo(step);
+      if (method.isSampleStep(step)) {
+        const weights = bnInputs.length > 0 ? recomputedState(model, bnInputs) : model.state();
+        try {
+          held.store = addSample(held.store, weights, {
+            step,
+            cycle: method.cycle(step),
+            member,
+            lr: info.lr,
+            temperature: info.temperature,
+            loss,
+          });
+        } finally {
+          for (const t of Object.values(weights)) t.dispose();
+        }
+      }
+      const done = step + 1;
+      const stop = opts.signal?.aborted === true;
+      const elapsed = (performance.now() - run.started) / 1000;
+      const perStep = (performance.now() - memberStart) / 1000 / (done - start);
+      const left = K - done + (method.members - member - 1) * K;
+      const progress: TrainProgress = {
+        member,
+        members: method.members,
+        step: done,
+        steps: K,
+        loss,
+        lr: info.lr,
+        temperature: info.temperature,
+        phase: method.phase(step),
+        samples: held.store.manifest.samples.length,
+        elapsed,
+        eta: perStep * left,
+      };
+      run.log({ ...progress, epoch: batch.epoch });
+      if (done % config.checkpointEvery === 0 || stop || done === K) checkpoint(done);
+      opts.onProgress?.(progress);
+      if (stop && done < K) return true;
+    }
+    return false;
+  } finally {
+    await loader?.close();
+    if (sampler && state) sampler.dispose(state);
+    model.dispose();
+  }
 }
