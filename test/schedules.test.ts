@@ -7,8 +7,14 @@ import {
   cyclicalTemperature,
   joinSchedules,
   linear,
+  deterministicMethod,
+  ensembleMethod,
+  hmcMethod,
+  mcDropoutMethod,
+  sgdTrajectoryMethod,
   type CycleLayout,
 } from '../src/bayes/index.js';
+import { UNET_DEFAULTS } from '../src/models/index.js';
 
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 const phases = (l: CycleLayout) => range(0, l.totalSteps).map((k) => (l.phaseOf(k) === 'sample' ? 's' : 'e')).join('');
@@ -167,5 +173,53 @@ describe('cyclicalTemperature', () => {
   it('BAD CALL - ramp longer than a sampling phase, negative T', () => {
     expect(() => cyclicalTemperature({ value: 1, layout, rampSteps: 64 })).toThrow(/rampSteps=64 must be at most the shortest sampling phase \(63 steps\)/);
     expect(() => cyclicalTemperature({ value: -1, layout })).toThrow(/value=-1/);
+  });
+});
+
+describe('methods', () => {
+  const network = { ...UNET_DEFAULTS, seed: 5 };
+  const steps = range(0, 100);
+
+  it('hmcMethod: cyclical cosine η, T only in sampling phases (noise gate open there), S samples per cycle', () => {
+    const m = hmcMethod({ steps: 100, lr: 0.1, cycles: 2, beta: 0.2, samplesPerCycle: 2, temperature: 0.3, network });
+    // Cycles of 50, sampling phases 40–49 and 90–99, samples at the ends of their halves.
+    expect(m.sampleSteps).toEqual([44, 49, 94, 99]);
+    expect(steps.filter(m.isSampleStep)).toEqual([44, 49, 94, 99]);
+    expect(steps.filter((k) => m.phase(k) === 'sample')).toEqual([...range(40, 50), ...range(90, 100)]);
+    expect(steps.filter(m.noise)).toEqual(steps.filter((k) => m.phase(k) === 'sample'));
+    expect([0, 39, 40, 99].map(m.temperature)).toEqual([0, 0, 0.3, 0.3]);
+    expect([m.lr(0), m.lr(50)]).toEqual([0.1, 0.1]);
+    expect(m.lr(25)).toBeCloseTo(0.05, 15);
+    expect([m.cycle(49), m.cycle(50)]).toEqual([0, 1]);
+    expect([m.members, m.passesPerSample, m.model(0).seed]).toEqual([1, 1, 5]);
+  });
+
+  it('sgdTrajectoryMethod: the cycles and samples of hmc at T = 0, no noise', () => {
+    const o = { steps: 100, lr: 0.1, cycles: 2, beta: 0.2, samplesPerCycle: 2, network };
+    const hmc = hmcMethod({ ...o, temperature: 0.3 });
+    const sgd = sgdTrajectoryMethod(o);
+    expect(sgd.sampleSteps).toEqual(hmc.sampleSteps);
+    expect(steps.map(sgd.lr)).toEqual(steps.map(hmc.lr));
+    expect(steps.every((k) => sgd.temperature(k) === 0 && !sgd.noise(k))).toBe(true);
+  });
+
+  it('baselines: T = 0, cosine or constant η, one sample after the last step; dropout, passes and members', () => {
+    const det = deterministicMethod({ steps: 100, lr: 0.1, network });
+    expect(det.sampleSteps).toEqual([99]);
+    expect(steps.filter(det.isSampleStep)).toEqual([99]);
+    expect([det.lr(0), det.lr(50)].map((x) => Number(x.toFixed(15)))).toEqual([0.1, 0.05]);
+    expect(steps.every((k) => det.temperature(k) === 0 && !det.noise(k) && det.phase(k) === 'explore')).toBe(true);
+    expect(deterministicMethod({ steps: 100, lr: 0.1, schedule: 'constant', network }).lr(99)).toBe(0.1);
+    const mc = mcDropoutMethod({ steps: 100, lr: 0.1, network, rate: 0.2, passes: 7 });
+    expect([mc.model(0).dropout, mc.passesPerSample, network.dropout]).toEqual([0.2, 7, 0]);
+    const ens = ensembleMethod({ steps: 100, lr: 0.1, network, members: 3 });
+    expect([ens.members, ...[0, 1, 2].map((i) => ens.model(i).seed)]).toEqual([3, 5, 1005, 2005]);
+  });
+
+  it('BAD CALL - a method names the bad option', () => {
+    expect(() => mcDropoutMethod({ steps: 10, lr: 0.1, network, rate: 1, passes: 2 })).toThrow(/mcdropout: rate=1 must be in \(0, 1\)/);
+    expect(() => ensembleMethod({ steps: 10, lr: 0.1, network, members: 0 })).toThrow(/ensemble: members=0 must be a positive integer/);
+    expect(() => deterministicMethod({ steps: 0, lr: 0.1, network })).toThrow(/deterministic: steps=0 must be a positive integer/);
+    expect(() => hmcMethod({ steps: 10, lr: 0.1, cycles: 4, temperature: 0.1, network })).toThrow(/cycleLayout: .*fewer than samplesPerCycle=3/);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,8 +152,22 @@ describe('train', () => {
     };
     await expect(train({ method: 'deterministic', config, data, splits, out, onProgress })).rejects.toBe(crash);
     expect(logSteps(out)).toEqual([1, 2, 3, 4, 5]);
+    appendFileSync(join(out, 'train.jsonl'), '{"member":0,"step":6,"lo'); // a line cut short by kill -9
     await train({ method: 'deterministic', config, data, splits, out });
     expect(logSteps(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('BAD CALL - a resume names a log line that is not JSON', async () => {
+    const out = join(root, 'bad-log');
+    const config = tiny({ optim: { steps: 8 }, checkpointEvery: 3 });
+    const crash = new Error('crash');
+    const onProgress = (p: TrainProgress) => {
+      if (p.step === 4) throw crash;
+    };
+    await expect(train({ method: 'deterministic', config, data, splits, out, onProgress })).rejects.toBe(crash);
+    const log = join(out, 'train.jsonl');
+    writeFileSync(log, readFileSync(log, 'utf8').replace(/^[^\n]*/, 'garbage'));
+    await expect(train({ method: 'deterministic', config, data, splits, out })).rejects.toThrow(/train\.jsonl: line 1 is not JSON/);
   });
 
   it('rollback: each divergence halves the learning rate once, relative to what it was', async () => {

@@ -32,7 +32,7 @@ const CheckpointMetaSchema = z.object({
   file: z.string().regex(/^ckpt-\d+\.safetensors$/),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
-export type CheckpointMeta = z.infer<typeof CheckpointMetaSchema>;
+type CheckpointMeta = z.infer<typeof CheckpointMetaSchema>;
 
 export interface Checkpoint {
   readonly meta: CheckpointMeta;

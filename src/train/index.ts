@@ -11,7 +11,6 @@ export {
   type TrainConfigInput,
 } from './config.js';
 export { train, type TrainOptions, type TrainProgress, type TrainResult } from './trainer.js';
-export { DivergenceError, MAX_ROLLBACKS } from './rollback.js';
+export { DivergenceError } from './rollback.js';
 export { readRunFile, type RunFile } from './run-file.js';
 export { trainStep, type StepBatch, type StepInput, type StepResult } from './step.js';
-export { TRAIN_LOG, type TrainLogLine } from './log.js';

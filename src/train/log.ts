@@ -12,7 +12,7 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 
-export const TRAIN_LOG = 'train.jsonl';
+const TRAIN_LOG = 'train.jsonl';
 
 /** A line of the log: a step's progress, or an event (`event` set). */
 export interface TrainLogLine {
