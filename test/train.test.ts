@@ -142,32 +142,33 @@ describe('train', () => {
     for (let i = 0; i < a.length; i++) expect(b[i].equals(a[i])).toBe(true);
   });
 
-  it('after a crash and a resume, train.jsonl holds each step exactly once', async () => {
-    const out = join(root, 'crash');
-    const config = tiny({ optim: { steps: 8 }, checkpointEvery: 3 });
-    // A crash after step 5 (the checkpoint is at step 3): the process dies with steps 4–5 logged.
+  // Deterministic, K = 8, checkpoints every 3 steps; `crashAfter` dies (an error thrown) after a step.
+  const crashConfig = tiny({ optim: { steps: 8 }, checkpointEvery: 3 });
+  const crashAfter = async (out: string, step: number) => {
     const crash = new Error('crash');
     const onProgress = (p: TrainProgress) => {
-      if (p.step === 5) throw crash;
+      if (p.step === step) throw crash;
     };
-    await expect(train({ method: 'deterministic', config, data, splits, out, onProgress })).rejects.toBe(crash);
+    await expect(train({ method: 'deterministic', config: crashConfig, data, splits, out, onProgress })).rejects.toBe(crash);
+  };
+
+  it('after a crash and a resume, train.jsonl holds each step exactly once', async () => {
+    const out = join(root, 'crash');
+    await crashAfter(out, 5); // the checkpoint is at step 3: steps 4–5 are logged but lost
     expect(logSteps(out)).toEqual([1, 2, 3, 4, 5]);
     appendFileSync(join(out, 'train.jsonl'), '{"member":0,"step":6,"lo'); // a line cut short by kill -9
-    await train({ method: 'deterministic', config, data, splits, out });
+    await train({ method: 'deterministic', config: crashConfig, data, splits, out });
     expect(logSteps(out)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('BAD CALL - a resume names a log line that is not JSON', async () => {
     const out = join(root, 'bad-log');
-    const config = tiny({ optim: { steps: 8 }, checkpointEvery: 3 });
-    const crash = new Error('crash');
-    const onProgress = (p: TrainProgress) => {
-      if (p.step === 4) throw crash;
-    };
-    await expect(train({ method: 'deterministic', config, data, splits, out, onProgress })).rejects.toBe(crash);
+    await crashAfter(out, 4);
     const log = join(out, 'train.jsonl');
     writeFileSync(log, readFileSync(log, 'utf8').replace(/^[^\n]*/, 'garbage'));
-    await expect(train({ method: 'deterministic', config, data, splits, out })).rejects.toThrow(/train\.jsonl: line 1 is not JSON/);
+    await expect(train({ method: 'deterministic', config: crashConfig, data, splits, out })).rejects.toThrow(
+      /train\.jsonl: line 1 is not JSON/,
+    );
   });
 
   it('rollback: each divergence halves the learning rate once, relative to what it was', async () => {
