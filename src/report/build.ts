@@ -115,17 +115,20 @@ async function domainSection(input: ReportInput, name: string, kind: string, row
       caption: `Each point is a slice with a labelled structure: its warning score vs its mean Dice; the dashed line is the failure threshold (${threshold}). A good score puts failures (below the line) on the right.`,
       svg: await renderSvg(scatterSpec(scatter, shown, threshold, `Slice warning score vs mean Dice — ${name}`), `${id}-scatter`),
     });
-    const curves: RiskCoverageDatum[] = perMethod.flatMap(({ method, ev }) =>
-      ev.sliceRiskCoverage === null ? [] : coveragePoints(ev.sliceRiskCoverage).map((p) => ({ method, ...p })),
-    );
-    figures.push({
-      id: `${id}-risk-coverage`,
-      title: `Slice-level risk–coverage — ${name}`,
-      caption:
-        'Derived from the saved per-slice (score, failed) pairs: keep the slices with the lowest warning scores first; ' +
-        'the curve is the failure rate among those kept. Lower is better; at full coverage every curve ends at the overall failure rate.',
-      svg: await renderSvg(riskCoverageSpec(curves, methodColour(methods, shown), `Slice-level risk–coverage — ${name}`), `${id}-risk-coverage`),
-    });
+    // Evaluations saved before the summary held the curve have none (the report lists them).
+    const withCurve = perMethod.flatMap(({ method, ev }) => (ev.sliceRiskCoverage === null ? [] : [{ method, curve: ev.sliceRiskCoverage }]));
+    if (withCurve.length > 0) {
+      const curves: RiskCoverageDatum[] = withCurve.flatMap(({ method, curve }) => coveragePoints(curve).map((p) => ({ method, ...p })));
+      const colour = methodColour(methods, withCurve.map((m) => m.method));
+      figures.push({
+        id: `${id}-risk-coverage`,
+        title: `Slice-level risk–coverage — ${name}`,
+        caption:
+          'Derived from the saved per-slice (score, failed) pairs: keep the slices with the lowest warning scores first; ' +
+          'the curve is the failure rate among those kept. Lower is better; at full coverage every curve ends at the overall failure rate.',
+        svg: await renderSvg(riskCoverageSpec(curves, colour, `Slice-level risk–coverage — ${name}`), `${id}-risk-coverage`),
+      });
+    }
   }
 
   const examples = rows.flatMap((r) => {
