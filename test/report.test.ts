@@ -472,7 +472,7 @@ describe('loadReportInput', () => {
     writeFileSync(join(empty, 'results.json'), '{"version": 1, "domains": [], "rows": [{}], "studies": []}');
     expect(() => loadReportInput(empty)).toThrow(/results\.json: rows\[0\] needs a method, a domain and a summary/);
     writeFileSync(join(empty, 'results.json'), '{"version": 1,');
-    expect(() => loadReportInput(empty)).toThrow(/results\.json: not valid JSON/);
+    expect(() => loadReportInput(empty)).toThrow(/results\.json: cannot read the experiment results as JSON/);
   });
 
   it('BAD CALL - names a malformed evaluation file', () => {

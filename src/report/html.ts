@@ -9,7 +9,7 @@ import { bestRows, columnNotes, type Column, type Table } from './table.js';
 import { WITHOUT_CURVE } from './load.js';
 
 /** Escapes text for HTML content and attribute values. */
-export function escapeHtml(s: string): string {
+function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
 

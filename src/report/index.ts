@@ -10,16 +10,13 @@ import { reportHtml } from './html.js';
 import { loadReportInput } from './load.js';
 import { reportMarkdown, resultsMarkdown } from './markdown.js';
 
-export { buildReport, type DomainSection, type ExampleImage, type Figure, type ReportModel } from './build.js';
-export { reportHtml, escapeHtml } from './html.js';
-export { reportMarkdown, resultsMarkdown } from './markdown.js';
-export { loadReportInput, rowKey, type ReportCase, type ReportInput, type SavedEvaluation } from './load.js';
+export { loadReportInput, type ReportCase, type ReportInput, type SavedEvaluation } from './load.js';
+export { resultsMarkdown } from './markdown.js';
 export { coveragePoints, pooledReliability, slicePoints, type CoveragePoint, type ReliabilityBin, type SlicePoint } from './derive.js';
-export { encodePng, pngDataUri, PNG_SIGNATURE, type RasterImage } from './png.js';
-export { methodColour, prefixSvgIds, renderSvg } from './charts.js';
-export { CLASS_COLOURS, cropBox, exampleScale, renderExample, type CropBox, type ExampleRaster } from './slices.js';
-export { fmt, MISSING, num, tableMarkdown, tableText, textCell, type Cell, type Column, type Table } from './table.js';
-export { resultsDomainTable, resultsStudiesTable, segmentationTable, studiesTable, uncertaintyTable } from './tables.js';
+export { encodePng, PNG_SIGNATURE, type RasterImage } from './png.js';
+export { methodColour, prefixSvgIds } from './charts.js';
+export { cropBox, renderExample, type CropBox, type ExampleRaster } from './slices.js';
+export { fmt, num, tableMarkdown, tableText, textCell, type Cell, type Column, type Table } from './table.js';
 
 export interface ReportOptions {
   /** The experiment output directory. */

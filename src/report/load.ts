@@ -4,10 +4,12 @@
  * are noted, not fatal (the report then leaves those figures out); a missing or malformed
  * `results.json` is an error naming the file.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import * as z from 'zod';
 import type { CaseEvaluation, EvaluationSummary } from '../evaluate/index.js';
 import type { ExampleSlice, ExperimentResults } from '../experiment/index.js';
+import { readJsonFile } from '../util/json.js';
 
 /** The parts of a case evaluation the report draws (per-slice scores and Dice, calibration bins). */
 export type ReportCase = Pick<CaseEvaluation, 'id' | 'slices' | 'calibration'>;
@@ -43,20 +45,6 @@ export interface ReportInput {
 
 /** The key of a method on a domain, as in the output file names. */
 export const rowKey = (method: string, domain: string): string => `${method}__${domain}`;
-
-function readJson(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
-  }
-}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -120,7 +108,7 @@ function checkExamples(v: unknown, path: string): ExampleSlice[] {
 export function loadReportInput(dir: string): ReportInput {
   const resultsPath = join(dir, 'results.json');
   if (!existsSync(resultsPath)) throw new Error(`${resultsPath}: not found; is ${dir} an experiment output directory (hmcseg demo/experiment --out)?`);
-  const results = checkResults(readJson(resultsPath), resultsPath);
+  const results = checkResults(readJsonFile(resultsPath, z.unknown(), 'experiment results'), resultsPath);
   const evaluations = new Map<string, SavedEvaluation>();
   const examples = new Map<string, ExampleSlice[]>();
   const missing: string[] = [];
@@ -130,14 +118,14 @@ export function loadReportInput(dir: string): ReportInput {
     const evRel = `evaluations/${key}.json`;
     const evPath = join(dir, evRel);
     if (existsSync(evPath)) {
-      const ev = checkEvaluation(readJson(evPath), evPath);
+      const ev = checkEvaluation(readJsonFile(evPath, z.unknown(), 'saved evaluation'), evPath);
       evaluations.set(key, ev);
       if (ev.sliceRiskCoverage === null) withoutCurve.push(evRel);
     } else missing.push(evRel);
     const exRel = results.examples?.[key];
     if (exRel === undefined) continue;
     const exPath = join(dir, exRel);
-    if (existsSync(exPath)) examples.set(key, checkExamples(readJson(exPath), exPath));
+    if (existsSync(exPath)) examples.set(key, checkExamples(readJsonFile(exPath, z.unknown(), 'example slices'), exPath));
     else missing.push(exRel);
   }
   return { dir, results, evaluations, examples, missing, withoutCurve };

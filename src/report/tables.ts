@@ -8,7 +8,7 @@ import type { ExperimentResults, ResultRow, StudyPoint } from '../experiment/ind
 import { finite, MISSING, num, textCell as label, type Cell, type Column, type Table } from './table.js';
 
 /** `mean ± std` (std left out when null), or '–'. */
-export function meanStd(s: Stat | undefined, digits: number): Cell {
+function meanStd(s: Stat | undefined, digits: number): Cell {
   if (!s || !finite(s.mean)) return { text: MISSING, value: null };
   return { text: finite(s.std) ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits), value: s.mean };
 }
