@@ -25,5 +25,5 @@ export {
   type TrainConfig,
 } from './train/index.js';
 export { Predictor, type PredictOptions, type VolumePrediction } from './predict/predict.js';
-export { runExperiment, type ExperimentOptions, type ExperimentResults } from './experiment/run.js';
+export { runExperiment, type ExperimentOptions, type ExperimentResults } from './experiment/index.js';
 export { PRESETS, type Preset } from './experiment/presets.js';

@@ -272,6 +272,20 @@ describe('summarize', () => {
     expect(low.failure.slice).toMatchObject({ failures: 1, auroc: { value: 0 } });
   });
 
+  it('saves the risk–coverage curve of the warning score (lowest scores kept first), at the summary threshold', () => {
+    // Scored slices by ascending score: C0 0.1 fail, A1 0.2 ok, A0 0.7 fail (D0 has no Dice).
+    const close = (c: { coverage: readonly number[]; risk: readonly number[] }, coverage: number[], risk: number[]) => {
+      expect(c.coverage.length).toBe(coverage.length);
+      coverage.forEach((v, i) => expect(c.coverage[i]).toBeCloseTo(v, 12));
+      risk.forEach((v, i) => expect(c.risk[i]).toBeCloseTo(v, 12));
+    };
+    close(s.failure.slice.riskCoverage, [1 / 3, 2 / 3, 1], [1, 1 / 2, 2 / 3]);
+    // Volumes C (0.3) and A (0.5), both failed.
+    close(s.failure.volume.riskCoverage, [1 / 2, 1], [1, 1]);
+    // At 0.5 only C0 fails.
+    close(summarize(cases, { failureThreshold: 0.5 }).failure.slice.riskCoverage, [1 / 3, 2 / 3, 1], [1, 1 / 2, 1 / 3]);
+  });
+
   it('mean pixel AUROC/AUPR/AURC over the cases that have maps', () => {
     expect(s.uncertainty!.entropy).toMatchObject({ cases: 1, auroc: { mean: 1, n: 1 }, aupr: { mean: 1 } });
     expect(s.uncertainty!.mutualInformation!.auroc.mean).toBeCloseTo(120 / 124, 12);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METHODS } from '../src/bayes/methods.js';
-import { InterruptedError, runExperiment, type ExperimentOptions, type ExperimentResults } from '../src/experiment/run.js';
+import { InterruptedError, runExperiment, type ExperimentOptions, type ExperimentResults } from '../src/experiment/index.js';
 import { writeReport } from '../src/report/index.js';
 
 let root: string;
@@ -64,14 +64,22 @@ describe('experiment (demo preset, 6 steps)', () => {
       ['ensemble', 2],
     ]);
     expect(results.config.optim.steps).toBe(6);
-    expect(existsSync(join(out(), 'results.md'))).toBe(true);
+    expect(existsSync(join(out(), 'results.json'))).toBe(true);
   }, 120_000);
 
   it('a rerun trains and evaluates nothing again and gives the same results', async () => {
     const log: string[] = [];
     const again = await runExperiment(quick(out(), { log: (m) => log.push(m) }));
     expect(log.filter((m) => m.startsWith('train:') || m.startsWith('evaluate:'))).toEqual([]);
-    expect(again.rows.map((r) => r.summary)).toEqual(results.rows.map((r) => r.summary));
+    // The saved evaluations read back (validated) give the same JSON, key order included.
+    expect(JSON.stringify(again.rows)).toBe(JSON.stringify(results.rows));
+    expect(JSON.stringify(again.studies)).toBe(JSON.stringify(results.studies));
+    // Each summary holds the slice risk–coverage curve of its saved slices.
+    const ev = JSON.parse(readFileSync(join(out(), 'evaluations', 'hmc__in-domain.json'), 'utf8'));
+    const scored = ev.cases.flatMap((c: { slices: { score: number | null; failed: boolean | null }[] }) => c.slices.filter((x) => x.score !== null && x.failed !== null));
+    const curve = ev.summary.failure.slice.riskCoverage;
+    expect(curve.coverage.at(-1)).toBe(1);
+    expect(curve.risk.at(-1)).toBeCloseTo(scored.filter((x: { failed: boolean }) => x.failed).length / scored.length, 12);
   }, 60_000);
 
   it('runs the temperature, cycles, cycle-layout, BatchNorm and budget studies, reusing the stores of equal configs', async () => {
@@ -153,14 +161,51 @@ describe('experiment (demo preset, 6 steps)', () => {
     expect(JSON.parse(readFileSync(path, 'utf8')).store).toBe(cached.store);
   }, 60_000);
 
+  it('evaluates again where a saved evaluation has no risk–coverage curve (an older hmcseg)', async () => {
+    const path = join(out(), 'evaluations', 'mcdropout__in-domain.json');
+    const saved = readFileSync(path, 'utf8');
+    const old = JSON.parse(saved);
+    delete old.summary.failure.slice.riskCoverage;
+    delete old.summary.failure.volume.riskCoverage;
+    writeFileSync(path, JSON.stringify(old));
+    const log: string[] = [];
+    await runExperiment(quick(out(), { log: (m) => log.push(m) }));
+    expect(log.filter((m) => m.startsWith('evaluate:'))).toEqual([
+      `evaluate: ${path} has no slice risk–coverage curve (made by an older hmcseg); evaluating again`,
+      'evaluate: models/mcdropout on in-domain',
+    ]);
+    const again = JSON.parse(readFileSync(path, 'utf8'));
+    expect(again.summary).toEqual(JSON.parse(saved).summary);
+  }, 60_000);
+
+  it('BAD CALL - names a malformed saved evaluation, timing.json or experiment.json', async () => {
+    const broken = async (rel: string, text: string, what: RegExp) => {
+      const path = join(out(), rel);
+      const saved = readFileSync(path, 'utf8');
+      writeFileSync(path, text);
+      try {
+        await expect(runExperiment(quick(out()))).rejects.toThrow(what);
+      } finally {
+        writeFileSync(path, saved);
+      }
+    };
+    const ev = JSON.parse(readFileSync(join(out(), 'evaluations', 'hmc__in-domain.json'), 'utf8'));
+    await broken('evaluations/hmc__in-domain.json', JSON.stringify({ ...ev, samples: 'three' }), /hmc__in-domain\.json: invalid saved evaluation\n.*samples/);
+    await broken('evaluations/hmc__in-domain.json', '{"store":', /hmc__in-domain\.json: cannot read the saved evaluation as JSON/);
+    await broken('models/hmc/timing.json', '{"seconds": -1}', /models\/hmc\/timing\.json: invalid training time/);
+    await broken('experiment.json', '{"preset": "demo"}', /experiment\.json: invalid experiment identity/);
+  }, 60_000);
+
   it('refuses an output directory holding another experiment', async () => {
     await expect(runExperiment(quick(out(), { steps: 7 }))).rejects.toThrow(/another preset, config or data/);
   });
 
-  it('renders the report from the saved results', async () => {
+  it('renders the report and results.md from the saved results', async () => {
     const files = await writeReport({ in: out() });
     const html = readFileSync(files.html, 'utf8');
     expect(html).toContain('hmcseg experiment report');
     expect(html).not.toMatch(/<script\s+src|src="http/);
+    expect(files.results).toBe(join(out(), 'results.md'));
+    expect(readFileSync(files.results, 'utf8')).toMatch(/^# hmcseg experiment: preset demo\n[^]*\n## in-domain \(in-domain, \d+ cases\)\n\n\| method \| Dice LV/);
   }, 60_000);
 });

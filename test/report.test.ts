@@ -7,21 +7,26 @@ import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { registerReportCommand } from '../src/cli/report.js';
 import type { CaseCalibration, EvaluationSummary, Stat } from '../src/evaluate/index.js';
-import type { ExampleSlice } from '../src/experiment/examples.js';
-import type { ExperimentResults, ResultRow, StudyPoint } from '../src/experiment/run.js';
+import type { ExampleSlice, ExperimentResults, ResultRow, StudyPoint } from '../src/experiment/index.js';
 import {
+  coveragePoints,
   cropBox,
   encodePng,
   loadReportInput,
   methodColour,
+  num,
   pooledReliability,
   PNG_SIGNATURE,
   prefixSvgIds,
   renderExample,
+  resultsMarkdown,
   slicePoints,
-  sliceRiskCoverage,
+  tableMarkdown,
+  tableText,
+  textCell,
   writeReport,
   type ReportCase,
+  type Table,
 } from '../src/report/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hmcseg-report-'));
@@ -55,6 +60,8 @@ function summary(x: SummaryNumbers): EvaluationSummary {
     failures: 2,
     auroc: auroc === null ? { value: null, reason: 'single-class' as const } : { value: auroc },
     spearman: spearman === null ? { value: null, reason: 'constant-input' as const } : { value: spearman },
+    // The curve summarize saves for cases(): scores 0.1 ok, 0.2 ok, 0.3 failed, 0.4 failed.
+    riskCoverage: { coverage: [0.25, 0.5, 0.75, 1], risk: [0, 0, 1 / 3, 0.5] },
   });
   return {
     cases: 2,
@@ -245,7 +252,7 @@ describe('plot data from saved evaluations', () => {
     expect(pooledReliability([{ id: 'x', slices: [] }], 'all')).toEqual([]);
   });
 
-  it('lists scored slices with a mean Dice and draws the slice-level risk–coverage curve', () => {
+  it('lists scored slices with a mean Dice and draws the saved risk–coverage curve from coverage 0', () => {
     const pts = slicePoints(cases());
     // p1 z2 has no labelled structure, p2 z2 no score.
     expect(pts.map((p) => [p.case, p.z, p.score, p.failed])).toEqual([
@@ -254,15 +261,14 @@ describe('plot data from saved evaluations', () => {
       ['p2_ES', 0, 0.2, false],
       ['p2_ES', 1, 0.3, true],
     ]);
-    // Ascending score: 0.1 ok, 0.2 ok, 0.3 fail, 0.4 fail.
-    expect(sliceRiskCoverage(pts)).toEqual([
-      { coverage: 0, risk: 0 },
-      { coverage: 0.25, risk: 0 },
+    expect(coveragePoints({ coverage: [0.25, 0.5, 0.75, 1], risk: [0.5, 0, 1 / 3, 0.5] })).toEqual([
+      { coverage: 0, risk: 0.5 },
+      { coverage: 0.25, risk: 0.5 },
       { coverage: 0.5, risk: 0 },
       { coverage: 0.75, risk: 1 / 3 },
       { coverage: 1, risk: 0.5 },
     ]);
-    expect(sliceRiskCoverage([])).toEqual([]);
+    expect(coveragePoints({ coverage: [], risk: [] })).toEqual([]);
   });
 });
 
@@ -423,6 +429,41 @@ describe('writeReport', () => {
   });
 });
 
+describe('tables', () => {
+  const t: Table = {
+    title: 'A | B',
+    columns: [{ label: 'method', align: 'left' }, { label: 'Dice' }, { label: 'note', align: 'left' }],
+    rows: [
+      [textCell('hmc'), num(0.91234, 3), textCell('a|b')],
+      [textCell('deterministic'), num(NaN, 3), textCell('')],
+    ],
+  };
+
+  it('renders Markdown: bold title, text left and numbers right (or plain delimiters), pipes escaped, – for NaN', () => {
+    expect(tableMarkdown(t)).toBe(
+      ['**A \\| B**', '', '| method | Dice | note |', '|:---|---:|:---|', '| hmc | 0.912 | a\\|b |', '| deterministic | – |  |'].join('\n'),
+    );
+    expect(tableMarkdown({ ...t, title: undefined }, { aligned: false }).split('\n').slice(0, 2)).toEqual(['| method | Dice | note |', '|---|---|---|']);
+  });
+
+  it('renders plain text: columns padded to the widest cell, two spaces apart, numbers right-aligned, no trailing blanks', () => {
+    expect(tableText(t)).toBe(['A | B', 'method          Dice  note', 'hmc            0.912  a|b', 'deterministic      –'].join('\n'));
+  });
+
+  it('writes results.md: one table per domain (HD95 the mean of the structures), then the studies', async () => {
+    const d = join(tmp, 'results-md');
+    const r = writeExperiment(d, STUDIES.slice(0, 1));
+    const files = await writeReport({ in: d });
+    const md = readFileSync(files.results, 'utf8');
+    expect(md).toBe(resultsMarkdown(r));
+    expect(md.startsWith('# hmcseg experiment: preset demo\n\nsynthetic <fixture>\n\n## in-domain (in-domain, 2 cases)\n\n')).toBe(true);
+    expect(md).toContain('| method | Dice LV | Dice MYO | Dice RV | HD95 (mm) | ECE | ECE-ROI | NLL | Brier | px-AUROC (entropy) | slice failure AUROC | Spearman | train s | × det. | ms/slice |\n|---|');
+    expect(md).toContain('| hmc | 0.912 | 0.912 | 0.912 | 4.2 | 0.0123 | 0.0456 | 0.1111 | 0.0222 | 0.877 | 1.000 | -0.800 | 250 | 2.50 | 12.3 |');
+    expect(md).toContain('| deterministic | 0.800 | 0.800 | 0.800 | – | 0.0500 | 0.0900 | 0.3000 | 0.0400 | 0.700 | – | – | 100 | 1.00 | 1.5 |');
+    expect(md.endsWith('## Studies (validation split)\n\n| study | setting | method | Dice LV | Dice MYO | Dice RV | ECE-ROI | slice failure AUROC |\n|---|---|---|---|---|---|---|---|\n| temperature | temperature=1, augment=true | hmc | 0.700 | 0.700 | 0.700 | 0.0456 | 1.000 |\n\n')).toBe(true);
+  });
+});
+
 describe('loadReportInput', () => {
   it('BAD CALL - names the file when results.json is missing or malformed', () => {
     const empty = join(tmp, 'empty');
@@ -431,7 +472,7 @@ describe('loadReportInput', () => {
     writeFileSync(join(empty, 'results.json'), '{"version": 1, "domains": [], "rows": [{}], "studies": []}');
     expect(() => loadReportInput(empty)).toThrow(/results\.json: rows\[0\] needs a method, a domain and a summary/);
     writeFileSync(join(empty, 'results.json'), '{"version": 1,');
-    expect(() => loadReportInput(empty)).toThrow(/results\.json: not valid JSON/);
+    expect(() => loadReportInput(empty)).toThrow(/results\.json: cannot read the experiment results as JSON/);
   });
 
   it('BAD CALL - names a malformed evaluation file', () => {
@@ -439,6 +480,27 @@ describe('loadReportInput', () => {
     writeExperiment(d, []);
     writeFileSync(join(d, 'evaluations', 'hmc__ood.json'), '{"summary": {}, "cases": [{"id": "x"}]}');
     expect(() => loadReportInput(d)).toThrow(/hmc__ood\.json: cases\[0\] has no 'slices' array/);
+    const ok = JSON.parse(readFileSync(join(d, 'evaluations', 'hmc__in-domain.json'), 'utf8'));
+    ok.summary.failure.slice.riskCoverage = { coverage: [1], risk: [] };
+    writeFileSync(join(d, 'evaluations', 'hmc__ood.json'), JSON.stringify(ok));
+    expect(() => loadReportInput(d)).toThrow(/hmc__ood\.json: summary\.failure\.slice\.riskCoverage needs 'coverage' and 'risk' arrays of numbers of one length/);
+  });
+
+  it('an evaluation saved before the curve was: the report names it and leaves its curve out', async () => {
+    const d = join(tmp, 'old-eval');
+    writeExperiment(d, []);
+    const path = join(d, 'evaluations', 'hmc__ood.json');
+    const old = JSON.parse(readFileSync(path, 'utf8'));
+    delete old.summary.failure.slice.riskCoverage;
+    writeFileSync(path, JSON.stringify(old));
+    expect(loadReportInput(d).withoutCurve).toEqual(['evaluations/hmc__ood.json']);
+    const files = await writeReport({ in: d });
+    const note = 'Saved evaluations without the slice risk–coverage curve (written by an older hmcseg; their curves are left out; rerunning the same hmcseg experiment command evaluates them again): evaluations/hmc__ood.json.';
+    expect(readFileSync(files.html, 'utf8')).toContain(`<p class="note">${note}</p>`);
+    expect(readFileSync(files.markdown, 'utf8')).toContain(note);
+    // ood has no other curve (deterministic's evaluation is missing): no chart; in-domain keeps both curves.
+    expect(files.figures.map((f) => f.slice(d.length + 1)).filter((f) => f.includes('risk-coverage'))).toEqual(['report-figures/in-domain-risk-coverage.svg']);
+    expect(readFileSync(join(d, 'report-figures', 'in-domain-risk-coverage.svg'), 'utf8')).toMatch(/stroke="#f58518"/);
   });
 });
 

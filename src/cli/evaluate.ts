@@ -16,6 +16,7 @@ import {
   type MetricJson,
   type Stat,
 } from '../evaluate/index.js';
+import { tableText, textCell, type Table } from '../report/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
 export interface EvaluateCliOptions {
@@ -109,17 +110,17 @@ function formatStat(s: Stat, digits: number): string {
 export function formatTable(r: DirectoryEvaluation): string {
   const s = r.summary;
   const unit = s.unit;
-  const lines = [
-    `${s.cases} cases evaluated, ${r.missing.length} without a prediction; labels ${r.labels}; distances in ${unit}`,
-    ['structure', 'Dice', `HD95 (${unit})`, `ASSD (${unit})`].map((h, i) => h.padEnd(i === 0 ? 10 : 30)).join(''),
-  ];
-  for (const name of STRUCTURES) {
-    const st = s.all.structures[name];
-    lines.push(
-      [name.padEnd(10), formatStat(st.dice, 3).padEnd(30), formatStat(st.hd95, 2).padEnd(30), formatStat(st.assd, 2)].join(''),
-    );
-  }
-  lines.push(`${'mean'.padEnd(10)}${formatStat(s.all.meanDice, 3)}`);
+  const structures: Table = {
+    columns: ['structure', 'Dice', `HD95 (${unit})`, `ASSD (${unit})`].map((label) => ({ label, align: 'left' as const })),
+    rows: [
+      ...STRUCTURES.map((name) => {
+        const st = s.all.structures[name];
+        return [name, formatStat(st.dice, 3), formatStat(st.hd95, 2), formatStat(st.assd, 2)].map(textCell);
+      }),
+      ['mean', formatStat(s.all.meanDice, 3)].map(textCell),
+    ],
+  };
+  const lines = [`${s.cases} cases evaluated, ${r.missing.length} without a prediction; labels ${r.labels}; distances in ${unit}`, tableText(structures)];
   if (s.calibration) {
     const f = (m: MetricJson): string => (m.value === null ? 'n/a' : m.value.toFixed(4));
     const { all, roi } = s.calibration;

@@ -6,10 +6,9 @@
  */
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { PRESETS, STUDIES, type StudyName } from '../experiment/presets.js';
-import { InterruptedError, runExperiment, type ExperimentOptions, type ExperimentResults } from '../experiment/run.js';
 import * as z from 'zod';
-import { writeReport } from '../report/index.js';
+import { InterruptedError, PRESETS, runExperiment, STUDIES, type ExperimentOptions, type ExperimentResults, type StudyName } from '../experiment/index.js';
+import { fmt, num, tableText, textCell, writeReport, type Table } from '../report/index.js';
 import { readJsonFile } from '../util/json.js';
 import { integerIn } from './args.js';
 import { formatSeconds, progressBar, type ProgressBar } from './progress.js';
@@ -72,25 +71,28 @@ export async function runWithProgress(opts: ExperimentOptions): Promise<Experime
   }
 }
 
-/** A short table: in-domain and out-of-domain Dice, ECE and failure-detection AUROC per method. */
-export function shortTable(r: ExperimentResults): string {
-  const f = (x: number | null | undefined, d = 3) => (x === null || x === undefined || !Number.isFinite(x) ? '  –  ' : x.toFixed(d));
-  const lines = [`${'method'.padEnd(15)} ${'domain'.padEnd(14)} ${'Dice LV/MYO/RV'.padEnd(20)} ECE-ROI  fail-AUROC`];
-  for (const row of r.rows) {
-    const st = row.summary.all.structures;
-    lines.push(
-      `${row.method.padEnd(15)} ${row.domain.padEnd(14)} ${`${f(st.LV.dice.mean, 2)}/${f(st.MYO.dice.mean, 2)}/${f(st.RV.dice.mean, 2)}`.padEnd(20)} ` +
-        `${f(row.summary.calibration?.roi.ece.value, 4).padEnd(8)} ${f(row.summary.failure.slice.auroc.value, 2)}`,
-    );
-  }
-  return lines.join('\n');
+/** The short table printed at the end: Dice, ECE-ROI and slice failure-detection AUROC per method and domain. */
+function shortTable(r: ExperimentResults): Table {
+  return {
+    columns: [{ label: 'method', align: 'left' }, { label: 'domain', align: 'left' }, { label: 'Dice LV/MYO/RV' }, { label: 'ECE-ROI' }, { label: 'fail-AUROC' }],
+    rows: r.rows.map((row) => {
+      const st = row.summary.all.structures;
+      return [
+        textCell(row.method),
+        textCell(row.domain),
+        textCell([st.LV, st.MYO, st.RV].map((s) => fmt(s.dice.mean, 2)).join('/')),
+        num(row.summary.calibration?.roi.ece.value, 4),
+        num(row.summary.failure.slice.auroc.value, 2),
+      ];
+    }),
+  };
 }
 
 async function finish(results: ExperimentResults | undefined, out: string): Promise<void> {
   if (!results) return;
   const report = await writeReport({ in: out });
   process.stdout.write(
-    `${shortTable(results)}\n\nreport:  ${report.html}\nresults: ${join(out, 'results.md')} (JSON: ${join(out, 'results.json')})\n`,
+    `${tableText(shortTable(results))}\n\nreport:  ${report.html}\nresults: ${join(out, 'results.md')} (JSON: ${join(out, 'results.json')})\n`,
   );
 }
 

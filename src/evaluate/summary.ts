@@ -4,7 +4,7 @@
  * volume level. Plain JSON, with the NaN convention of `case.ts` (`null` + reason, or counts of
  * NaN by reason).
  */
-import { failureDetection, reduce, type MetricValue, type NanReason } from '../metrics/index.js';
+import { failureDetection, reduce, riskCoverage, type MetricValue, type NanReason } from '../metrics/index.js';
 import {
   fromJsonMetric,
   STRUCTURES,
@@ -88,6 +88,12 @@ export interface FailureSummary {
   readonly auroc: MetricJson;
   /** Spearman correlation of score and mean Dice (negative is good). */
   readonly spearman: MetricJson;
+  /**
+   * Risk–coverage curve of the score over the scored items ({@link riskCoverage}): keeping the
+   * items with the lowest scores first, `risk[i]` is the fraction of failures among the share
+   * `coverage[i]` kept; one point per distinct score, empty when no item is scored.
+   */
+  readonly riskCoverage: { readonly coverage: readonly number[]; readonly risk: readonly number[] };
 }
 
 export interface EvaluationSummary {
@@ -291,6 +297,11 @@ function failure(items: readonly { score?: number; dice: MetricJson }[], thresho
     scored.map((i) => i.dice.value ?? NaN),
     { threshold },
   );
+  const ranked = scored.filter((i) => i.dice.value !== null);
+  const rc = riskCoverage(
+    ranked.map((i) => i.score as number),
+    ranked.map((i) => ((i.dice.value as number) < threshold ? 1 : 0)),
+  );
   return {
     n: fd.n,
     excluded: fd.excluded,
@@ -299,5 +310,6 @@ function failure(items: readonly { score?: number; dice: MetricJson }[], thresho
     failures: fd.failures,
     auroc: toJsonMetric(fd.auroc),
     spearman: toJsonMetric(fd.spearman),
+    riskCoverage: { coverage: [...rc.coverage], risk: [...rc.risk] },
   };
 }

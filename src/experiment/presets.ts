@@ -72,7 +72,7 @@ const LIBRARY_HMC = parseTrainConfig({}).hmc;
  * HMC-CP with the library's default cycle layout (cycles, first-cycle length, first sampling
  * cycle; chosen on the ACDC validation split), beside the reference protocol's row.
  */
-export const DEFAULT_LAYOUT_VARIANT: Variant = {
+const DEFAULT_LAYOUT_VARIANT: Variant = {
   name: 'hmc-default-layout',
   method: 'hmc',
   config: {

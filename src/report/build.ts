@@ -3,8 +3,7 @@
  * pictures (PNG), grouped per domain plus the studies. Renderers for HTML and Markdown take it from
  * here.
  */
-import type { ExampleSlice } from '../experiment/examples.js';
-import type { ResultRow, StudyPoint } from '../experiment/run.js';
+import type { ExampleSlice, ResultRow, StudyPoint } from '../experiment/index.js';
 import {
   methodColour,
   reliabilitySpec,
@@ -18,11 +17,12 @@ import {
   type StudyDatum,
   type StudySpecOptions,
 } from './charts.js';
-import { pooledReliability, sliceRiskCoverage, slicePoints } from './derive.js';
+import { coveragePoints, pooledReliability, slicePoints } from './derive.js';
 import { rowKey, type ReportInput } from './load.js';
 import { encodePng } from './png.js';
 import { renderExample, type CropBox } from './slices.js';
-import { segmentationTable, studiesTable, uncertaintyTable, type Table } from './tables.js';
+import type { Table } from './table.js';
+import { segmentationTable, studiesTable, uncertaintyTable } from './tables.js';
 
 /** A rendered chart. */
 export interface Figure {
@@ -62,6 +62,8 @@ export interface ReportModel {
   readonly studies: { readonly figures: readonly Figure[]; readonly table: Table | null };
   /** Files named by the results but not found. */
   readonly missing: readonly string[];
+  /** Saved evaluations without the slice risk–coverage curve (their curves are left out). */
+  readonly withoutCurve: readonly string[];
 }
 
 const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
@@ -101,7 +103,7 @@ async function domainSection(input: ReportInput, name: string, kind: string, row
   }
 
   const threshold = rows[0]?.summary.failureThreshold ?? 0.8;
-  const perMethod = evals.map(({ method, ev }) => ({ method, points: slicePoints(ev.cases) })).filter((m) => m.points.length > 0);
+  const perMethod = evals.map(({ method, ev }) => ({ method, ev, points: slicePoints(ev.cases) })).filter((m) => m.points.length > 0);
   if (perMethod.length > 0) {
     const scatter: ScatterDatum[] = perMethod.flatMap(({ method, points }) =>
       points.map((p) => ({ method, score: p.score, dice: p.dice, outcome: p.failed ? ('failed' as const) : ('correct' as const) })),
@@ -113,15 +115,20 @@ async function domainSection(input: ReportInput, name: string, kind: string, row
       caption: `Each point is a slice with a labelled structure: its warning score vs its mean Dice; the dashed line is the failure threshold (${threshold}). A good score puts failures (below the line) on the right.`,
       svg: await renderSvg(scatterSpec(scatter, shown, threshold, `Slice warning score vs mean Dice — ${name}`), `${id}-scatter`),
     });
-    const curves: RiskCoverageDatum[] = perMethod.flatMap(({ method, points }) => sliceRiskCoverage(points).map((p) => ({ method, ...p })));
-    figures.push({
-      id: `${id}-risk-coverage`,
-      title: `Slice-level risk–coverage — ${name}`,
-      caption:
-        'Derived from the saved per-slice (score, failed) pairs: keep the slices with the lowest warning scores first; ' +
-        'the curve is the failure rate among those kept. Lower is better; at full coverage every curve ends at the overall failure rate.',
-      svg: await renderSvg(riskCoverageSpec(curves, methodColour(methods, shown), `Slice-level risk–coverage — ${name}`), `${id}-risk-coverage`),
-    });
+    // Evaluations saved before the summary held the curve have none (the report lists them).
+    const withCurve = perMethod.flatMap(({ method, ev }) => (ev.sliceRiskCoverage === null ? [] : [{ method, curve: ev.sliceRiskCoverage }]));
+    if (withCurve.length > 0) {
+      const curves: RiskCoverageDatum[] = withCurve.flatMap(({ method, curve }) => coveragePoints(curve).map((p) => ({ method, ...p })));
+      const colour = methodColour(methods, withCurve.map((m) => m.method));
+      figures.push({
+        id: `${id}-risk-coverage`,
+        title: `Slice-level risk–coverage — ${name}`,
+        caption:
+          'Derived from the saved per-slice (score, failed) pairs: keep the slices with the lowest warning scores first; ' +
+          'the curve is the failure rate among those kept. Lower is better; at full coverage every curve ends at the overall failure rate.',
+        svg: await renderSvg(riskCoverageSpec(curves, colour, `Slice-level risk–coverage — ${name}`), `${id}-risk-coverage`),
+      });
+    }
   }
 
   const examples = rows.flatMap((r) => {
@@ -249,5 +256,6 @@ export async function buildReport(input: ReportInput): Promise<ReportModel> {
     domains,
     studies: { figures: await studyFigures(r.studies, unique([...methods, ...r.studies.map((p) => p.method)])), table: r.studies.length > 0 ? studiesTable(r) : null },
     missing: input.missing,
+    withoutCurve: input.withoutCurve,
   };
 }

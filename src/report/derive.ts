@@ -1,11 +1,9 @@
 /**
- * Plot data derived from saved evaluations, never new metrics: the pooled reliability bins are the
- * sums of the cases' saved bins (the same sums the summary's pooled ECE is computed from), the
- * scatter lists the saved per-slice scores and Dice, and the slice-level risk–coverage curve orders
- * those saved slices by score.
+ * Plot data from saved evaluations, never new metrics: the pooled reliability bins are the sums of
+ * the cases' saved bins (the same sums the summary's pooled ECE is computed from), the scatter lists
+ * the saved per-slice scores and Dice, and the risk–coverage points are the saved curve.
  */
-import { riskCoverage } from '../metrics/index.js';
-import type { ReportCase } from './load.js';
+import type { RiskCoverageCurve, ReportCase } from './load.js';
 
 /** One non-empty bin of a pooled reliability diagram. */
 export interface ReliabilityBin {
@@ -75,17 +73,8 @@ export interface CoveragePoint {
   readonly risk: number;
 }
 
-/**
- * Slice-level risk–coverage: keep the slices with the lowest warning scores first; risk is the
- * fraction of failed slices among those kept. Starts at coverage 0 with the first point's risk.
- */
-export function sliceRiskCoverage(points: readonly SlicePoint[]): CoveragePoint[] {
-  if (points.length === 0) return [];
-  const rc = riskCoverage(
-    points.map((p) => p.score),
-    points.map((p) => (p.failed ? 1 : 0)),
-  );
-  const out: CoveragePoint[] = [{ coverage: 0, risk: rc.risk[0] }];
-  for (let i = 0; i < rc.coverage.length; i++) out.push({ coverage: rc.coverage[i], risk: rc.risk[i] });
-  return out;
+/** The saved risk–coverage curve as plot points, starting at coverage 0 with the first point's risk. */
+export function coveragePoints(curve: RiskCoverageCurve): CoveragePoint[] {
+  if (curve.coverage.length === 0) return [];
+  return [{ coverage: 0, risk: curve.risk[0] }, ...curve.coverage.map((coverage, i) => ({ coverage, risk: curve.risk[i] }))];
 }

@@ -5,10 +5,11 @@
 import type { DomainSection, ExampleImage, Figure, ReportModel } from './build.js';
 import { pngDataUri } from './png.js';
 import { CLASS_COLOURS } from './slices.js';
-import { bestRows, columnNotes, type Column, type Table } from './tables.js';
+import { bestRows, columnNotes, type Column, type Table } from './table.js';
+import { WITHOUT_CURVE } from './load.js';
 
 /** Escapes text for HTML content and attribute values. */
-export function escapeHtml(s: string): string {
+function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
 
@@ -61,7 +62,7 @@ function tableHtml(t: Table): string {
         `<tr>${row.map((cell, j) => `<td${cellClass(t.columns[j], best[j].has(i))}>${escapeHtml(cell.text)}</td>`).join('')}</tr>`,
     )
     .join('\n');
-  return `<div class="table-wrap"><table><caption>${escapeHtml(t.title)}</caption><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
+  return `<div class="table-wrap"><table>${t.title === undefined ? '' : `<caption>${escapeHtml(t.title)}</caption>`}<thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
 }
 
 function figureHtml(f: Figure): string {
@@ -135,9 +136,10 @@ export function reportHtml(m: ReportModel): string {
     m.studies.table === null
       ? '<p class="note">This run has no studies.</p>'
       : [...m.studies.figures.map(figureHtml), tableHtml(m.studies.table)].join('\n');
-  const missing = m.missing.length
-    ? `<p class="note">Files named by results.json but not found (their figures are left out): ${m.missing.map(escapeHtml).join(', ')}.</p>`
-    : '';
+  const notes = [
+    ...(m.missing.length ? [`<p class="note">Files named by results.json but not found (their figures are left out): ${m.missing.map(escapeHtml).join(', ')}.</p>`] : []),
+    ...(m.withoutCurve.length ? [`<p class="note">${escapeHtml(WITHOUT_CURVE)}: ${m.withoutCurve.map(escapeHtml).join(', ')}.</p>`] : []),
+  ].join('\n');
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>hmcseg report — ${escapeHtml(m.preset)}</title><style>${STYLE}</style></head>
@@ -148,7 +150,7 @@ export function reportHtml(m: ReportModel): string {
 <p class="meta">Every number is read from the saved results (results.json and evaluations/); the report recomputes nothing. '–' marks a value that could not be computed (e.g. HD95 of a structure missing from the prediction).</p>
 <nav>${nav}</nav>
 ${glossary(m)}
-${missing}
+${notes}
 ${m.domains.map(domainHtml).join('\n')}
 <section id="studies"><h2>Studies (validation split)</h2>
 ${studies}

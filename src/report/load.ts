@@ -4,21 +4,30 @@
  * are noted, not fatal (the report then leaves those figures out); a missing or malformed
  * `results.json` is an error naming the file.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import * as z from 'zod';
 import type { CaseEvaluation, EvaluationSummary } from '../evaluate/index.js';
-import type { ExampleSlice } from '../experiment/examples.js';
-import type { ExperimentResults } from '../experiment/run.js';
+import type { ExampleSlice, ExperimentResults } from '../experiment/index.js';
+import { readJsonFile } from '../util/json.js';
 
 /** The parts of a case evaluation the report draws (per-slice scores and Dice, calibration bins). */
 export type ReportCase = Pick<CaseEvaluation, 'id' | 'slices' | 'calibration'>;
 
+/** A risk–coverage curve as the summary saves it (see `FailureSummary.riskCoverage`). */
+export type RiskCoverageCurve = EvaluationSummary['failure']['slice']['riskCoverage'];
+
 /** An `evaluations/METHOD__DOMAIN.json` file, as far as the report reads it. */
 export interface SavedEvaluation {
-  readonly summary: EvaluationSummary;
   readonly cases: readonly ReportCase[];
-  readonly msPerSlice: number | null;
+  /** The summary's slice-level risk–coverage curve; null in files written before it was saved. */
+  readonly sliceRiskCoverage: RiskCoverageCurve | null;
 }
+
+/** The report's note on saved evaluations that lack the slice risk–coverage curve. */
+export const WITHOUT_CURVE =
+  'Saved evaluations without the slice risk–coverage curve (written by an older hmcseg; their curves are left out; ' +
+  'rerunning the same hmcseg experiment command evaluates them again)';
 
 /** Everything the report renders. */
 export interface ReportInput {
@@ -30,24 +39,12 @@ export interface ReportInput {
   readonly examples: ReadonlyMap<string, readonly ExampleSlice[]>;
   /** Files the results name that were not found (shown in the report). */
   readonly missing: readonly string[];
+  /** Saved evaluations without the slice risk–coverage curve (shown in the report). */
+  readonly withoutCurve: readonly string[];
 }
 
 /** The key of a method on a domain, as in the output file names. */
 export const rowKey = (method: string, domain: string): string => `${method}__${domain}`;
-
-function readJson(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
-  }
-}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -71,6 +68,8 @@ function checkResults(v: unknown, path: string): ExperimentResults {
   return v as unknown as ExperimentResults;
 }
 
+const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number');
+
 function checkEvaluation(v: unknown, path: string): SavedEvaluation {
   if (!isObject(v) || !isObject(v.summary) || !Array.isArray(v.cases)) {
     throw new Error(`${path}: expected an evaluation with 'summary' and 'cases'`);
@@ -78,7 +77,12 @@ function checkEvaluation(v: unknown, path: string): SavedEvaluation {
   (v.cases as unknown[]).forEach((c, i) => {
     if (!isObject(c) || !Array.isArray(c.slices)) throw new Error(`${path}: cases[${i}] has no 'slices' array`);
   });
-  return v as unknown as SavedEvaluation;
+  const failure = isObject(v.summary.failure) ? v.summary.failure : undefined;
+  const curve = failure && isObject(failure.slice) ? failure.slice.riskCoverage : undefined;
+  if (curve !== undefined && !(isObject(curve) && isNumbers(curve.coverage) && isNumbers(curve.risk) && curve.coverage.length === curve.risk.length)) {
+    throw new Error(`${path}: summary.failure.slice.riskCoverage needs 'coverage' and 'risk' arrays of numbers of one length`);
+  }
+  return { cases: v.cases as ReportCase[], sliceRiskCoverage: (curve as RiskCoverageCurve | undefined) ?? null };
 }
 
 function checkExamples(v: unknown, path: string): ExampleSlice[] {
@@ -104,20 +108,25 @@ function checkExamples(v: unknown, path: string): ExampleSlice[] {
 export function loadReportInput(dir: string): ReportInput {
   const resultsPath = join(dir, 'results.json');
   if (!existsSync(resultsPath)) throw new Error(`${resultsPath}: not found; is ${dir} an experiment output directory (hmcseg demo/experiment --out)?`);
-  const results = checkResults(readJson(resultsPath), resultsPath);
+  const results = checkResults(readJsonFile(resultsPath, z.unknown(), 'experiment results'), resultsPath);
   const evaluations = new Map<string, SavedEvaluation>();
   const examples = new Map<string, ExampleSlice[]>();
   const missing: string[] = [];
+  const withoutCurve: string[] = [];
   for (const row of results.rows) {
     const key = rowKey(row.method, row.domain);
-    const evPath = join(dir, 'evaluations', `${key}.json`);
-    if (existsSync(evPath)) evaluations.set(key, checkEvaluation(readJson(evPath), evPath));
-    else missing.push(`evaluations/${key}.json`);
+    const evRel = `evaluations/${key}.json`;
+    const evPath = join(dir, evRel);
+    if (existsSync(evPath)) {
+      const ev = checkEvaluation(readJsonFile(evPath, z.unknown(), 'saved evaluation'), evPath);
+      evaluations.set(key, ev);
+      if (ev.sliceRiskCoverage === null) withoutCurve.push(evRel);
+    } else missing.push(evRel);
     const exRel = results.examples?.[key];
     if (exRel === undefined) continue;
     const exPath = join(dir, exRel);
-    if (existsSync(exPath)) examples.set(key, checkExamples(readJson(exPath), exPath));
+    if (existsSync(exPath)) examples.set(key, checkExamples(readJsonFile(exPath, z.unknown(), 'example slices'), exPath));
     else missing.push(exRel);
   }
-  return { dir, results, evaluations, examples, missing };
+  return { dir, results, evaluations, examples, missing, withoutCurve };
 }

@@ -1,20 +1,12 @@
-/** The report's key tables as Markdown, with links to the figures written beside it. */
+/**
+ * The Markdown renderings: the report's key tables with links to the figures written beside it
+ * (report.md), and the results tables (results.md).
+ */
+import type { ExperimentResults } from '../experiment/index.js';
 import type { ReportModel } from './build.js';
-import { columnNotes, type Table } from './tables.js';
-
-const cellText = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-
-/** A table as GitHub-flavoured Markdown. */
-export function tableMarkdown(t: Table): string {
-  const lines = [
-    `**${cellText(t.title)}**`,
-    '',
-    `| ${t.columns.map((c) => cellText(c.label)).join(' | ')} |`,
-    `|${t.columns.map((c) => (c.align === 'left' ? ':---' : '---:')).join('|')}|`,
-    ...t.rows.map((row) => `| ${row.map((c) => cellText(c.text)).join(' | ')} |`),
-  ];
-  return lines.join('\n');
-}
+import { columnNotes, tableMarkdown } from './table.js';
+import { WITHOUT_CURVE } from './load.js';
+import { resultsDomainTable, resultsStudiesTable } from './tables.js';
 
 /**
  * The report as Markdown.
@@ -36,6 +28,7 @@ export function reportMarkdown(m: ReportModel, figureDir: string, htmlName: stri
   const notes = columnNotes(m.domains.flatMap((d) => d.tables));
   if (notes.length) out.push('Columns:', '', ...notes.map((n) => `- ${n.label}: ${n.note}`), '');
   if (m.missing.length) out.push(`Files named by results.json but not found: ${m.missing.join(', ')}.`, '');
+  if (m.withoutCurve.length) out.push(`${WITHOUT_CURVE}: ${m.withoutCurve.join(', ')}.`, '');
   for (const d of m.domains) {
     out.push(`## ${d.name} (${d.kind}${d.cases === null ? '' : `, ${d.cases} cases`})`, '');
     for (const t of d.tables) out.push(tableMarkdown(t), '');
@@ -48,4 +41,16 @@ export function reportMarkdown(m: ReportModel, figureDir: string, htmlName: stri
     out.push(tableMarkdown(m.studies.table), '');
   }
   return `${out.join('\n')}\n`;
+}
+
+/** The results tables as Markdown (results.md): one per domain, then the study points. */
+export function resultsMarkdown(r: ExperimentResults): string {
+  const lines: string[] = [`# hmcseg experiment: preset ${r.preset}`, '', r.description, ''];
+  for (const d of r.domains) {
+    const rows = r.rows.filter((x) => x.domain === d.name);
+    if (rows.length === 0) continue;
+    lines.push(`## ${d.name} (${d.kind}, ${rows[0].summary.cases} cases)`, '', tableMarkdown(resultsDomainTable(rows), { aligned: false }), '');
+  }
+  if (r.studies.length > 0) lines.push('## Studies (validation split)', '', tableMarkdown(resultsStudiesTable(r.studies), { aligned: false }), '');
+  return `${lines.join('\n')}\n`;
 }

@@ -72,7 +72,7 @@ export function cropBox(target: Uint8Array, seg: Uint8Array, dims: readonly [num
 }
 
 /** Upscaling factor for a crop: the largest integer in 1..4 keeping the panel ≤ 180 pixels (at least 1). */
-export function exampleScale(size: number): number {
+function exampleScale(size: number): number {
   return Math.max(1, Math.min(4, Math.floor(PANEL_TARGET / size)));
 }
 

@@ -1,58 +1,20 @@
 /**
- * The results tables as data (formatted cells plus the number behind each), shared by the HTML and
- * Markdown renderers. Every number is read from the saved summaries; a missing, null or non-finite
- * value shows as '–'.
+ * The results tables as data ({@link Table}), for the report (HTML and Markdown) and results.md.
+ * Every number is read from the saved summaries; a missing, null or non-finite value shows as '–'.
  */
 import type { MetricJson, Stat, StructureName } from '../evaluate/index.js';
 import { STRUCTURES } from '../evaluate/index.js';
-import type { ExperimentResults, ResultRow } from '../experiment/run.js';
-
-/** Shown for a value that is missing, null or not finite. */
-export const MISSING = '–';
-
-/** A formatted cell; `value` is what "best" is judged on (null: not comparable). */
-export interface Cell {
-  readonly text: string;
-  readonly value: number | null;
-}
-
-export interface Column {
-  readonly label: string;
-  /** Which way is better, for highlighting the best row; absent: no highlight. */
-  readonly better?: 'high' | 'low';
-  /** A one-line explanation (HTML title, Markdown footnote). */
-  readonly note?: string;
-  /** Text columns are left-aligned; numbers (the default) right-aligned. */
-  readonly align?: 'left' | 'right';
-}
-
-export interface Table {
-  readonly title: string;
-  readonly columns: readonly Column[];
-  /** First cell of each row is the row label. */
-  readonly rows: readonly (readonly Cell[])[];
-}
-
-const finite = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
-
-/** A number with fixed digits, or '–'. */
-export function fmt(x: number | null | undefined, digits: number): string {
-  return finite(x) ? x.toFixed(digits) : MISSING;
-}
-
-/** A number cell. */
-export function num(x: number | null | undefined, digits: number): Cell {
-  return { text: fmt(x, digits), value: finite(x) ? x : null };
-}
+import type { ExperimentResults, ResultRow, StudyPoint } from '../experiment/index.js';
+import { finite, MISSING, num, textCell as label, type Cell, type Column, type Table } from './table.js';
 
 /** `mean ± std` (std left out when null), or '–'. */
-export function meanStd(s: Stat | undefined, digits: number): Cell {
+function meanStd(s: Stat | undefined, digits: number): Cell {
   if (!s || !finite(s.mean)) return { text: MISSING, value: null };
   return { text: finite(s.std) ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits), value: s.mean };
 }
 
 const metric = (m: MetricJson | undefined): number | null => m?.value ?? null;
-const label = (text: string): Cell => ({ text, value: null });
+const settingText = (p: StudyPoint) => Object.entries(p.setting).map(([k, v]) => `${k}=${String(v)}`).join(', ');
 
 /** Segmentation quality and cost of each method on one domain. */
 export function segmentationTable(rows: readonly ResultRow[], domain: string): Table {
@@ -134,7 +96,7 @@ export function studiesTable(results: ExperimentResults): Table {
     ],
     rows: results.studies.map((p) => [
       label(p.study),
-      label(Object.entries(p.setting).map(([k, v]) => `${k}=${String(v)}`).join(', ')),
+      label(settingText(p)),
       label(p.method),
       meanStd(p.summary.all?.meanDice, 3),
       num(metric(p.summary.calibration?.roi?.ece), 4),
@@ -144,24 +106,59 @@ export function studiesTable(results: ExperimentResults): Table {
   };
 }
 
-/** Rows holding the best value of each column (empty where the column has no direction, or fewer than 2 rows). */
-export function bestRows(table: Table): Set<number>[] {
-  return table.columns.map((col, j) => {
-    const rows = new Set<number>();
-    if (!col.better || table.rows.length < 2) return rows;
-    const values = table.rows.map((row) => row[j]?.value ?? null).filter((v): v is number => v !== null);
-    if (values.length === 0) return rows;
-    const best = col.better === 'high' ? Math.max(...values) : Math.min(...values);
-    table.rows.forEach((row, i) => {
-      if (row[j]?.value === best) rows.add(i);
-    });
-    return rows;
-  });
+/**
+ * results.md's table of one domain: mean Dice per structure, HD95 (the mean of the structures'
+ * mean HD95), calibration, pixel- and slice-level uncertainty quality, and cost.
+ */
+export function resultsDomainTable(rows: readonly ResultRow[]): Table {
+  const unit = rows[0]?.summary.unit ?? 'mm';
+  const numbers = [
+    ...STRUCTURES.map((name) => `Dice ${name}`),
+    `HD95 (${unit})`, 'ECE', 'ECE-ROI', 'NLL', 'Brier', 'px-AUROC (entropy)', 'slice failure AUROC', 'Spearman', 'train s', '× det.', 'ms/slice',
+  ];
+  return {
+    columns: [{ label: 'method', align: 'left' }, ...numbers.map((l) => ({ label: l }))],
+    rows: rows.map((x) => {
+      const s = x.summary;
+      const st = s.all?.structures;
+      const hd = STRUCTURES.map((name) => st?.[name]?.hd95?.mean).filter(finite);
+      return [
+        label(x.method),
+        ...STRUCTURES.map((name) => num(st?.[name]?.dice?.mean, 3)),
+        num(hd.length ? hd.reduce((a, b) => a + b, 0) / hd.length : null, 1),
+        num(metric(s.calibration?.all?.ece), 4),
+        num(metric(s.calibration?.roi?.ece), 4),
+        num(metric(s.calibration?.all?.nll), 4),
+        num(metric(s.calibration?.all?.brier), 4),
+        num(s.uncertainty?.entropy?.auroc?.mean, 3),
+        num(metric(s.failure?.slice?.auroc), 3),
+        num(metric(s.failure?.slice?.spearman), 3),
+        num(x.trainSeconds, 0),
+        num(x.trainRatio, 2),
+        num(x.predictMsPerSlice, 1),
+      ];
+    }),
+  };
 }
 
-/** The explained columns of some tables, each label once, in order of appearance. */
-export function columnNotes(tables: readonly Table[]): { readonly label: string; readonly note: string }[] {
-  const seen = new Map<string, string>();
-  for (const t of tables) for (const c of t.columns) if (c.note && !seen.has(c.label)) seen.set(c.label, c.note);
-  return [...seen].map(([label, note]) => ({ label, note }));
+/** results.md's table of the study points: mean Dice per structure, ECE-ROI, slice failure AUROC. */
+export function resultsStudiesTable(points: readonly StudyPoint[]): Table {
+  return {
+    columns: [
+      { label: 'study', align: 'left' },
+      { label: 'setting', align: 'left' },
+      { label: 'method', align: 'left' },
+      ...STRUCTURES.map((name) => ({ label: `Dice ${name}` })),
+      { label: 'ECE-ROI' },
+      { label: 'slice failure AUROC' },
+    ],
+    rows: points.map((p) => [
+      label(p.study),
+      label(settingText(p)),
+      label(p.method),
+      ...STRUCTURES.map((name) => num(p.summary.all?.structures?.[name]?.dice?.mean, 3)),
+      num(metric(p.summary.calibration?.roi?.ece), 4),
+      num(metric(p.summary.failure?.slice?.auroc), 3),
+    ]),
+  };
 }
