@@ -27,6 +27,7 @@ import {
   makeSplits,
   openDataset,
   readSplits,
+  spacingIsKnown,
   splitCases,
   writePhantomDataset,
   writeSplits,
@@ -34,8 +35,8 @@ import {
   type Dataset,
   type SplitPart,
 } from '../data/index.js';
-import { evaluateCase, spacingIsKnown, summarize, type CaseEvaluation, type EvaluationSummary } from '../evaluate/index.js';
-import { Predictor } from '../predict/predict.js';
+import { evaluateCase, summarize, type CaseEvaluation, type EvaluationSummary } from '../evaluate/index.js';
+import { Predictor } from '../predict/index.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from '../train/config.js';
 import { train, type TrainProgress } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic.js';

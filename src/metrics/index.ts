@@ -9,7 +9,6 @@ export {
   surfaceVoxels,
   surfaceDistances,
   surfaceDistancesPerSlice,
-  percentileOfSorted,
   type GridDims,
   type SurfaceDistanceOptions,
   type SurfaceDistances,

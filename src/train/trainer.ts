@@ -39,7 +39,8 @@ import { UNet, type UNetConfig } from '../models/unet.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { fromB64, loadCheckpoint, saveCheckpoint, splitCheckpointTensors } from './checkpoint.js';
 import { parseTrainConfig, type TrainConfig } from './config.js';
-import { loadTrainingSlices, type PreprocessConfig } from './slices.js';
+import type { PreprocessConfig } from '../data/preprocess.js';
+import { loadTrainingSlices } from './slices.js';
 
 export interface TrainOptions {
   readonly method: Method;
