@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { makeSplits, openDataset, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
-import { writeFileAtomic } from '../src/util/atomic.js';
+import { writeFileAtomic } from '../src/util/index.js';
 import { machine, median, repoRoot } from './util.js';
 
 const { values } = parseArgs({

@@ -28,7 +28,7 @@ import {
   where,
   type Tensor,
 } from '../src/engine/index.js';
-import { Rng } from '../src/util/rng.js';
+import { Rng } from '../src/util/index.js';
 import { values } from './helpers/close.js';
 import { gradcheck } from './helpers/gradcheck.js';
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSampleStore, loadSample } from '../src/bayes/store.js';
 import { loadCase, makeSplits, openDataset, readSplits, splitCases, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { dice } from '../src/metrics/index.js';
-import { Predictor } from '../src/predict/predict.js';
+import { Predictor } from '../src/predict/index.js';
 import { parseTrainConfig, type TrainConfigInput } from '../src/train/config.js';
 import { DivergenceError, train } from '../src/train/trainer.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { entropy, uncertaintyMaps, UncertaintyAccumulator } from '../src/uncertainty/index.js';
-import { Rng } from '../src/util/rng.js';
+import { Rng } from '../src/util/index.js';
 
 /** Random class-major softmax maps (C×P), float32. */
 function randomSamples(rng: Rng, S: number, C: number, P: number): Float32Array[] {
