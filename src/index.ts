@@ -15,6 +15,7 @@ export * as uncertainty from './uncertainty/index.js';
 export * as evaluate from './evaluate/index.js';
 export { train, type TrainOptions, type TrainProgress, type TrainResult, DivergenceError } from './train/trainer.js';
 export { parseTrainConfig, loadTrainConfig, TrainConfigSchema, type TrainConfig } from './train/config.js';
-export { Predictor, type PredictOptions, type VolumePrediction } from './predict/predict.js';
+export * as predict from './predict/index.js';
+export { Predictor, type PredictOptions, type VolumePrediction } from './predict/index.js';
 export { runExperiment, type ExperimentOptions, type ExperimentResults } from './experiment/run.js';
 export { PRESETS, type Preset } from './experiment/presets.js';

@@ -41,4 +41,4 @@ export {
   type UncertaintyErrorMetrics,
 } from './uncertainty-error.js';
 export { caseDice, failureDetection, type FailureDetection } from './failure.js';
-export { reduce, reduceByClass, type Reduced, type Reduction } from './reduce.js';
+export { reduce, type Reduced, type Reduction } from './reduce.js';
