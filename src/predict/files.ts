@@ -5,8 +5,10 @@
  * - `NAME_seg.nii.gz`: uint8 project classes (0 bg, 1 LV, 2 MYO, 3 RV), the arg-max of the
  *   probabilities (required by the reader);
  * - `NAME_entropy.nii.gz`, `NAME_mi.nii.gz`: float32 predictive entropy and mutual information;
- * - `NAME_prob_<class>.nii.gz` for background, LV, MYO, RV (all four or none): float32, or uint8
- *   holding round(255·p) with scl_slope 1/255;
+ * - `NAME_prob_<class>.nii.gz` for background, LV, MYO, RV (all four or none): float32, whose
+ *   arg-max is exactly `NAME_seg`, or uint8 holding round(255·p) with scl_slope 1/255 (where two
+ *   classes round to the same value their arg-max can differ from `NAME_seg`, which is the
+ *   arg-max before rounding; evaluation scores `NAME_seg` either way);
  * - `NAME_uncertainty.json`: `{case, input, method, samples, passes, slices, volume}`, the slice-
  *   and volume-level scores (the `score` field is the warning score; a non-finite number is null).
  *
