@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeSplits, openDataset, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { parseTrainConfig, train } from '../src/train/index.js';
-import { writeFileAtomic } from '../src/util/atomic.js';
+import { writeFileAtomic } from '../src/util/index.js';
 import { machine, median, repoRoot } from './util.js';
 
 const { values } = parseArgs({

@@ -18,7 +18,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { crossEntropy, getNumThreads, noGrad, randint, randn, setNumThreads, tidy } from '../src/engine/index.js';
 import { UNet, unetForwardGflop, type UNetConfig } from '../src/models/index.js';
-import { writeFileAtomic } from '../src/util/atomic.js';
+import { writeFileAtomic } from '../src/util/index.js';
 import { machine, median, repoRoot } from './util.js';
 
 const PYTHON = '/usr/bin/python3';

@@ -19,7 +19,7 @@ import { DEFAULT_AUGMENT } from '../src/data/augment.js';
 import { loadCase, openDataset } from '../src/data/datasets.js';
 import { createLoader, type Sample2D } from '../src/data/loader.js';
 import { preprocessVolume } from '../src/data/preprocess.js';
-import { writeFileAtomic } from '../src/util/atomic.js';
+import { writeFileAtomic } from '../src/util/index.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -15,9 +15,8 @@ import { parseArgs } from 'node:util';
 import { addSample, completeSampleStore, createSampleStore } from '../src/bayes/store.js';
 import { noGrad, setNumThreads, tensor, tidy } from '../src/engine/index.js';
 import { UNet, type UNetConfig } from '../src/models/index.js';
-import { Predictor } from '../src/predict/predict.js';
-import { writeFileAtomic } from '../src/util/atomic.js';
-import { Rng } from '../src/util/rng.js';
+import { Predictor } from '../src/predict/index.js';
+import { Rng, writeFileAtomic } from '../src/util/index.js';
 import { machine, median, repoRoot, timed } from './util.js';
 
 const { values } = parseArgs({

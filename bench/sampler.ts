@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { Generator, getNumThreads, randn, setNumThreads } from '../src/engine/index.js';
 import { UNet, type UNetConfig } from '../src/models/index.js';
 import { sghmc } from '../src/bayes/index.js';
-import { writeFileAtomic } from '../src/util/atomic.js';
+import { writeFileAtomic } from '../src/util/index.js';
 import { repoRoot, timed } from './util.js';
 
 const PYTHON = '/usr/bin/python3';

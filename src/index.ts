@@ -24,6 +24,7 @@ export {
   TrainConfigSchema,
   type TrainConfig,
 } from './train/index.js';
-export { Predictor, type PredictOptions, type VolumePrediction } from './predict/predict.js';
+export * as predict from './predict/index.js';
+export { Predictor, type PredictOptions, type VolumePrediction } from './predict/index.js';
 export { runExperiment, type ExperimentOptions, type ExperimentResults } from './experiment/index.js';
 export { PRESETS, type Preset } from './experiment/presets.js';

@@ -9,7 +9,7 @@ import {
   IDENTITY_AUGMENT,
   type AugmentParams,
 } from '../src/data/augment.js';
-import { Rng } from '../src/util/rng.js';
+import { Rng } from '../src/util/index.js';
 
 const NX = 64;
 const NY = 48;

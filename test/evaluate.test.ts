@@ -13,7 +13,7 @@ import {
   type CaseInput,
 } from '../src/evaluate/index.js';
 import { calibrationError, brierScore, negativeLogLikelihood } from '../src/metrics/index.js';
-import { Rng } from '../src/util/rng.js';
+import { Rng } from '../src/util/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hmcseg-evaluate-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -32,15 +32,11 @@ function labels(dims: [number, number, number], boxes: readonly (readonly number
   return out;
 }
 
-/** Probabilities [slice][class][y][x]: `hi` on the given label, the rest split evenly. */
-function probsFor(seg: Uint8Array, dims: readonly [number, number, number], hi = 0.9): Float32Array {
-  const plane = dims[0] * dims[1];
-  const out = new Float32Array(4 * seg.length);
-  for (let i = 0; i < seg.length; i++) {
-    const z = Math.floor(i / plane);
-    const p = i % plane;
-    for (let c = 0; c < 4; c++) out[(z * 4 + c) * plane + p] = c === seg[i] ? hi : (1 - hi) / 3;
-  }
+/** Probabilities, class-major [class][z][y][x]: `hi` on the given label, the rest split evenly. */
+function probsFor(seg: Uint8Array, hi = 0.9): Float32Array {
+  const n = seg.length;
+  const out = new Float32Array(4 * n);
+  for (let i = 0; i < n; i++) for (let c = 0; c < 4; c++) out[c * n + i] = c === seg[i] ? hi : (1 - hi) / 3;
   return out;
 }
 
@@ -73,7 +69,7 @@ const caseA: CaseInput = {
   target: targetA,
   labelled: ALL,
   segmentation: predA,
-  probabilities: probsFor(predA, dimsA),
+  probabilities: probsFor(predA),
   entropy: entropyA,
   mutualInformation: miA,
   sliceScores: [{ score: 0.7 }, { score: 0.2 }],
@@ -174,7 +170,7 @@ describe('evaluateCase', () => {
     const dims: [number, number, number] = [8, 8, 1];
     const target = labels(dims, [[0, 2, 4, 2, 4, 2], [0, 3, 3, 3, 3, 1]]);
     const seg = labels(dims, [[0, 2, 4, 2, 4, 2], [0, 3, 3, 3, 3, 1], [0, 6, 7, 6, 6, 3]]); // 2 RV pixels
-    const probs = probsFor(seg, dims, 1); // one-hot...
+    const probs = probsFor(seg, 1); // one-hot...
     for (const p of [6 + 8 * 6, 7 + 8 * 6]) {
       // ...except the RV pixels: bg 0.3, RV 0.6, LV/MYO 0.05 → bg+RV 0.9, right.
       [0.3, 0.05, 0.05, 0.6].forEach((v, c) => (probs[c * 64 + p] = v));
@@ -204,6 +200,31 @@ describe('evaluateCase', () => {
     expect(cal.bins.correct.reduce((s, v) => s + v)).toBe(64);
     expect(cal.ece.value).toBeCloseTo((2 / 64) * (1 - conf), 7);
     expect(cal.nll.value).toBeCloseTo((-2 * Math.log(conf)) / 64, 7);
+  });
+
+  it('one prediction: calibration scores the segmentation, also where merging RV into background would change the arg-max', () => {
+    const dims: [number, number, number] = [8, 8, 1];
+    const target = labels(dims, [[0, 2, 4, 2, 4, 2]]);
+    // Pixel (6, 6) is background in the ground truth; its arg-max over all classes is LV (0.4),
+    // while background + RV (unlabelled) hold 0.6: the prediction is LV for every metric.
+    const px = 6 + 8 * 6;
+    const seg = target.slice();
+    seg[px] = 1;
+    const probs = probsFor(seg, 1);
+    [0.3, 0.4, 0, 0.3].forEach((v, c) => (probs[c * 64 + px] = v));
+    const b = evaluateCase({ id: 'caseM', dims, spacing: [1, 1, 1], spacingKnown: false, target, labelled: NO_RV, segmentation: seg, probabilities: probs });
+    expect(b.structures.LV.dice).toEqual({ value: 0 });
+    const cal = b.calibration!.all;
+    expect(cal.bins.correct.reduce((a, v) => a + v)).toBe(63);
+    // 63 pixels certain and right, one at confidence 0.4 and wrong (float32 0.4 is a hair above
+    // 6/15, so in the 7th of the 15 bins).
+    const bin = Math.ceil(Math.fround(0.4) * 15) - 1;
+    expect(bin).toBe(6);
+    expect(cal.bins.count[bin]).toBe(1);
+    expect(cal.bins.confidenceSum[bin]).toBeCloseTo(0.4, 7);
+    expect(cal.ece.value).toBeCloseTo((1 / 64) * 0.4, 7);
+    // NLL and Brier score the merged probabilities: background 0.6 at the pixel.
+    expect(cal.nll.value).toBeCloseTo(-Math.log(Math.fround(0.3) + Math.fround(0.3)) / 64, 6);
   });
 
   it('empty structures: one empty → Dice 0 and distance missing; all empty → mean null both-empty, failure null', () => {
@@ -349,11 +370,9 @@ describe('evaluateDirectory and the CLI', () => {
     if (c.entropy) writeNifti(join(dir, `${name}_entropy.nii.gz`), vol(c.dims, c.entropy));
     if (c.mutualInformation) writeNifti(join(dir, `${name}_mi.nii.gz`), vol(c.dims, c.mutualInformation));
     if (c.probabilities) {
-      const plane = c.dims[0] * c.dims[1];
+      const n = c.segmentation.length;
       ['background', 'LV', 'MYO', 'RV'].forEach((cls, k) => {
-        const data = new Float32Array(plane * c.dims[2]);
-        for (let z = 0; z < c.dims[2]; z++) data.set(c.probabilities!.subarray((z * 4 + k) * plane, (z * 4 + k + 1) * plane), z * plane);
-        writeNifti(join(dir, `${name}_prob_${cls}.nii.gz`), vol(c.dims, data));
+        writeNifti(join(dir, `${name}_prob_${cls}.nii.gz`), vol(c.dims, c.probabilities!.slice(k * n, (k + 1) * n)));
       });
     }
     const region = (score: number) => ({ foregroundPixels: 4, entropyForeground: null, score });

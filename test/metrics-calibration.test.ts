@@ -47,6 +47,20 @@ describe('calibrationError', () => {
     expect(none.ece).toEqual({ value: NaN, reason: 'empty-input' });
   });
 
+  it('scores a given prediction instead of the arg-max: confidence p_prediction, correct prediction = target', () => {
+    // Predict [1, 1, 0, 0]: confidences 0.1, 0.4, 0.3, 0.2 (bins of 10: 0, 3, 2, 1); correct: no, yes, no, yes.
+    const r = calibrationError(probs, target, { ...opts, bins: 10, prediction: Uint8Array.from([1, 1, 0, 0]) });
+    expect([...r.reliability.count]).toEqual([1, 1, 1, 1, 0, 0, 0, 0, 0, 0]);
+    expect(r.ece.value).toBeCloseTo((0.1 + 0.8 + 0.3 + 0.6) / 4, 12);
+    // The arg-max as prediction is the default.
+    expect(calibrationError(probs, target, { ...opts, prediction: argmax(probs, 2) })).toEqual(calibrationError(probs, target, opts));
+  });
+
+  it('BAD CALL - a prediction of the wrong length or outside the classes', () => {
+    expect(() => calibrationError(probs, target, { ...opts, prediction: new Uint8Array(3) })).toThrow(/prediction has 3 values, probs hold 4 pixels/);
+    expect(() => calibrationError(probs, target, { ...opts, prediction: Uint8Array.from([0, 2, 0, 0]) })).toThrow(/prediction 2 at pixel 1 is not a class \(0..1\)/);
+  });
+
   it('a perfectly calibrated one-hot prediction has ECE 0', () => {
     const oneHot = Float32Array.from([1, 0, 0, 1]);
     expect(calibrationError(oneHot, Uint8Array.from([0, 1]), opts).ece.value).toBe(0);

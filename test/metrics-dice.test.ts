@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dice, reduce, reduceByClass, type StructureMetric } from '../src/metrics/index.js';
+import { dice, reduce, type StructureMetric } from '../src/metrics/index.js';
 
 const u8 = (a: number[]): Uint8Array => Uint8Array.from(a);
 const values = (r: StructureMetric[]): number[] => r.map((m) => m.value);
@@ -125,16 +125,6 @@ describe('reduce', () => {
     expect(r.notNaN).toBe(0);
     expect(r.nanByReason).toEqual({ unknown: 1, unlabelled: 1 });
     expect(reduce([]).mean).toBeNaN();
-  });
-
-  it('reduceByClass reduces each class over cases (mean_batch)', () => {
-    const rows = [dice(u8([1, 2, 0]), u8([1, 2, 0])), dice(u8([1, 0, 0]), u8([1, 2, 0]))];
-    const byClass = reduceByClass(rows);
-    expect([...byClass.keys()]).toEqual([1, 2, 3]);
-    expect(byClass.get(1)?.mean).toBe(1);
-    expect(byClass.get(2)?.mean).toBe(0.5);
-    expect(byClass.get(3)?.notNaN).toBe(0);
-    expect(byClass.get(3)?.nanByReason).toEqual({ 'both-empty': 2 });
   });
 
   it('BAD CALL - unknown reduction', () => {

@@ -26,7 +26,7 @@ import {
   type GridDims,
   type MetricValue,
 } from '../src/metrics/index.js';
-import { uncertaintyMaps } from '../src/uncertainty/index.js';
+import { UncertaintyAccumulator } from '../src/uncertainty/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 type Ref = { value: number | null; reason?: string };
@@ -182,7 +182,8 @@ describe('reference values (scripts/reference-metrics.py)', () => {
 
   it('uncertainty maps = numpy (float32 outputs)', () => {
     const u = ref.uncertainty;
-    const m = uncertaintyMaps(u.samples.map((s) => Float32Array.from(s)), u.numClasses);
+    const acc = new UncertaintyAccumulator({ numClasses: u.numClasses, numPixels: u.samples[0].length / u.numClasses });
+    const m = u.samples.reduce((a, s) => a.add(Float32Array.from(s)), acc).result();
     expectArrayClose(m.mean, u.mean, 1e-6, 1e-7);
     expectArrayClose(m.predictiveEntropy, u.predictiveEntropy, 1e-6, 1e-7);
     expectArrayClose(m.expectedEntropy, u.expectedEntropy, 1e-6, 1e-7);

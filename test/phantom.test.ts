@@ -18,7 +18,7 @@ import {
   writePhantomDataset,
   type PhantomCase,
 } from '../src/data/phantom/index.js';
-import { Rng } from '../src/util/rng.js';
+import { Rng } from '../src/util/index.js';
 
 const LV = 1;
 const MYO = 2;

@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
-  invertLabels,
   invertProbabilities,
   normalizeIntensity,
-  percentileSorted,
   planSliceTransform,
   preprocessSlice,
   preprocessVolume,
-} from '../src/data/preprocess.js';
-import type { Volume } from '../src/data/volume.js';
-import { Rng } from '../src/util/rng.js';
+  spacingIsKnown,
+  type SliceTransform,
+  type Volume,
+  type VolumeTransform,
+} from '../src/data/index.js';
+import { argmax } from '../src/metrics/index.js';
+import { percentileSorted, Rng } from '../src/util/index.js';
 
 /** A label plane with an ellipse of each class (3 inside 2 inside 1 elsewhere), x fastest. */
 function phantomLabels(nx: number, ny: number, cx: number, cy: number, r: number): Uint8Array {
@@ -25,6 +27,16 @@ function phantomLabels(nx: number, ny: number, cx: number, cy: number, r: number
 
 function volumeOf(data: Float32Array, dims: [number, number, number], spacing: [number, number, number]): Volume {
   return { dims, spacing, affine: [], data };
+}
+
+/**
+ * Labels on the output grid mapped back the way predictions are: one-hot probabilities, class-major,
+ * through {@link invertProbabilities}, then their arg-max.
+ */
+function invertLabels(labels: Uint8Array, transform: SliceTransform | VolumeTransform, C = 4): Uint8Array {
+  const oneHot = new Float32Array(C * labels.length);
+  labels.forEach((v, i) => (oneHot[v * labels.length + i] = 1));
+  return argmax(invertProbabilities(oneHot, C, transform), C);
 }
 
 describe('percentileSorted', () => {
@@ -127,7 +139,7 @@ describe('preprocessSlice', () => {
   });
 });
 
-describe('invertLabels', () => {
+describe('invertProbabilities of one-hot labels, then arg-max', () => {
   const cases: { name: string; nx: number; ny: number; size: [number, number]; centre?: [number, number] }[] = [
     { name: 'crop, even sizes', nx: 200, ny: 160, size: [128, 128] },
     { name: 'crop, odd sizes', nx: 201, ny: 157, size: [127, 129] },
@@ -182,9 +194,9 @@ describe('invertLabels', () => {
     const labels = phantomLabels(nx, ny, 92.3, 80.6, 40);
     const image = Float32Array.from(labels, (v, i) => v + (i % 3));
     const fg = labels.reduce((a, v) => a + (v > 0 ? 1 : 0), 0);
-    // Spacing 1.5 mm → 1.0 mm (up, 270×255) then back: with pixel-centre-aligned nearest
-    // neighbours both ways, upsampling then downsampling returns every voxel (each original voxel's
-    // nearest fine voxel lies inside it).
+    // Spacing 1.5 mm → 1.0 mm (up, 270×255, nearest) then back (bilinear one-hot, arg-max):
+    // every original voxel centre has at least 0.75 × 0.75 of its bilinear weight on fine voxels
+    // that lie inside it, so every voxel comes back.
     const up = preprocessVolume(volumeOf(image, [nx, ny, 1], [1.5, 1.5, 8]), { targetSpacing: 1, size: [320, 300] }, labels);
     expect(up.transform.slice.resampledDims).toEqual([270, 255]);
     const upBack = invertLabels(up.labels!, up.transform);
@@ -221,8 +233,9 @@ describe('invertLabels', () => {
     const pre = preprocessVolume(volumeOf(Float32Array.from({ length: 200 }, (_, i) => i), [10, 10, 2], [1, 1, 1]), {
       size: [8, 8],
     });
-    expect(() => invertLabels(new Uint8Array(64), pre.transform)).toThrow(/got 1 slices, the transform has nz = 2/);
-    expect(() => invertLabels(new Uint8Array(65), pre.transform.slice)).toThrow(/not a whole number/);
+    expect(() => invertProbabilities(new Float32Array(2 * 64), 2, pre.transform)).toThrow(/got 1 slices, the transform has nz = 2/);
+    expect(() => invertProbabilities(new Float32Array(2 * 65), 2, pre.transform.slice)).toThrow(/not a whole number/);
+    expect(() => invertProbabilities(new Float32Array(129), 2, pre.transform)).toThrow(/not a whole number of 2 classes/);
   });
 });
 
@@ -284,5 +297,19 @@ describe('invertProbabilities', () => {
       expect(back[nx * ny + row + x]).toBeCloseTo(1 - (xr - 1) / 47, 5);
     }
     expect(back[row]).toBeGreaterThan(back[row + 1]);
+  });
+});
+
+describe('spacingIsKnown', () => {
+  it('is false exactly for an in-plane spacing of 1 × 1 (pixdim not kept), whatever the slice spacing', () => {
+    expect(spacingIsKnown([1, 1, 8])).toBe(false);
+    expect(spacingIsKnown([1, 1])).toBe(false);
+    expect(spacingIsKnown([1, 1.25, 8])).toBe(true);
+    expect(spacingIsKnown([1.5625, 1.5625, 10])).toBe(true);
+  });
+
+  it('is the rule preprocessing uses to skip resampling', () => {
+    expect(planSliceTransform(20, 10, [1, 1], { targetSpacing: 2 }).resampledDims).toEqual([20, 10]);
+    expect(planSliceTransform(20, 10, [1, 1.2], { targetSpacing: 2 }).resampledDims).toEqual([10, 6]);
   });
 });

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { full, liveTensors, randint, tensor, tidy, zeros, Generator, type Tensor } from '../src/engine/index.js';
 import { chain, clipByGlobalNorm, cosine, cycleLayout, sghmc, type SGHMC, type SGHMCState } from '../src/bayes/index.js';
-import { Rng } from '../src/util/rng.js';
+import { Rng } from '../src/util/index.js';
 
 interface TorchCase {
   options: Record<string, number | boolean>;

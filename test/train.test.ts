@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSampleStore, loadSample } from '../src/bayes/index.js';
 import { loadCase, makeSplits, openDataset, readSplits, splitCases, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { dice } from '../src/metrics/index.js';
-import { Predictor } from '../src/predict/predict.js';
+import { Predictor } from '../src/predict/index.js';
 import { DivergenceError, parseTrainConfig, train, type TrainConfigInput, type TrainProgress } from '../src/train/index.js';
 
 let root: string;

@@ -4,12 +4,13 @@
  *
  * Pipeline per volume: percentile clip + z-score over the whole volume ({@link normalizeIntensity}),
  * then per slice an optional in-plane resampling to a target spacing and a crop/pad to a fixed size
- * about a centre ({@link preprocessSlice}). {@link invertLabels} and {@link invertProbabilities} undo
+ * about a centre ({@link preprocessSlice}). {@link invertProbabilities} and {@link invertMap} undo
  * the geometric part.
  *
  * Layout: a slice is row-major with x fastest (`img[x + nx*y]`, NIfTI order, see `volume.ts`);
  * volumes are slice stacks along z.
  */
+import { percentileSorted } from '../util/index.js';
 import type { Volume } from './volume.js';
 
 /** Options of {@link normalizeIntensity}. */
@@ -34,7 +35,7 @@ export interface IntensityTransform {
 export interface PreprocessOptions extends NormalizeOptions {
   /**
    * In-plane target spacing in mm, or `null` (default) for no resampling. Resampling uses the
-   * input's spacing, which must then be known (see {@link unitSpacingIsUnknown}).
+   * input's spacing, which must then be known (see {@link unitSpacingIsUnknown} and {@link spacingIsKnown}).
    */
   readonly targetSpacing?: number | null;
   /**
@@ -108,26 +109,38 @@ export interface PreprocessedVolume {
   readonly transform: VolumeTransform;
 }
 
+/**
+ * Whether a volume's in-plane spacing is real. The shared ACDC/EMIDEC copies write pixdim 1 for
+ * "not kept", so an in-plane spacing of exactly 1 × 1 counts as unknown: preprocessing then skips
+ * resampling (unless `unitSpacingIsUnknown: false`) and evaluation gives distances in pixels.
+ * The one place of this rule.
+ */
+export function spacingIsKnown(spacing: readonly number[]): boolean {
+  return !(spacing[0] === 1 && spacing[1] === 1);
+}
+
+/**
+ * The preprocessing a model is trained with, stored in its sample store's manifest so that
+ * prediction repeats it (training and prediction both build their options with
+ * {@link preprocessOptions}).
+ */
+export interface PreprocessConfig {
+  /** Square network input size after crop/pad. */
+  readonly size: number;
+  /** In-plane spacing to resample to (mm), or null to keep the grid. */
+  readonly targetSpacing: number | null;
+}
+
+/** The {@link PreprocessOptions} of a stored {@link PreprocessConfig}; `source` names the volume in errors. */
+export function preprocessOptions(p: PreprocessConfig, source: string): PreprocessOptions {
+  return { size: [p.size, p.size], targetSpacing: p.targetSpacing, source };
+}
+
 const DEFAULT_SIZE: readonly [number, number] = [128, 128];
 const DEFAULT_PERCENTILES: readonly [number, number] = [0.5, 99.5];
 
 function where(source: string | undefined): string {
   return source === undefined ? 'preprocess' : source;
-}
-
-/**
- * Percentile of a sorted array with numpy's default ("linear") interpolation.
- * @param sorted ascending values
- * @param p percentile in [0, 100]
- */
-export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
-  const n = sorted.length;
-  if (n === 0) throw new RangeError('percentileSorted: empty array');
-  const pos = (p / 100) * (n - 1);
-  const i = Math.floor(pos);
-  const f = pos - i;
-  if (i + 1 >= n) return sorted[n - 1];
-  return sorted[i] + f * (sorted[i + 1] - sorted[i]);
 }
 
 /**
@@ -201,8 +214,8 @@ function nearestIndex(i: number, from: number, to: number): number {
 }
 
 /**
- * Bilinear resampling of `channels` stacked planes from `[nx, ny]` to `[mx, my]` (pixel-centre
- * aligned, edge values held outside the grid).
+ * Bilinear resampling of a plane from `[nx, ny]` to `[mx, my]` (pixel-centre aligned, edge
+ * values held outside the grid).
  */
 function resampleBilinear(
   src: ArrayLike<number>,
@@ -210,9 +223,8 @@ function resampleBilinear(
   ny: number,
   mx: number,
   my: number,
-  channels = 1,
 ): Float32Array {
-  const out = new Float32Array(mx * my * channels);
+  const out = new Float32Array(mx * my);
   const x0 = new Int32Array(mx);
   const x1 = new Int32Array(mx);
   const fx = new Float64Array(mx);
@@ -222,25 +234,21 @@ function resampleBilinear(
     x1[x] = Math.min(nx - 1, x0[x] + 1);
     fx[x] = s - x0[x];
   }
-  for (let c = 0; c < channels; c++) {
-    const sOff = c * nx * ny;
-    const oOff = c * mx * my;
-    for (let y = 0; y < my; y++) {
-      const sy = Math.min(ny - 1, Math.max(0, sourceCoord(y, ny, my)));
-      const y0 = Math.floor(sy);
-      const y1 = Math.min(ny - 1, y0 + 1);
-      const fy = sy - y0;
-      const r0 = sOff + y0 * nx;
-      const r1 = sOff + y1 * nx;
-      for (let x = 0; x < mx; x++) {
-        const a = src[r0 + x0[x]];
-        const b = src[r0 + x1[x]];
-        const top = a + fx[x] * (b - a);
-        const cc = src[r1 + x0[x]];
-        const d = src[r1 + x1[x]];
-        const bot = cc + fx[x] * (d - cc);
-        out[oOff + x + mx * y] = top + fy * (bot - top);
-      }
+  for (let y = 0; y < my; y++) {
+    const sy = Math.min(ny - 1, Math.max(0, sourceCoord(y, ny, my)));
+    const y0 = Math.floor(sy);
+    const y1 = Math.min(ny - 1, y0 + 1);
+    const fy = sy - y0;
+    const r0 = y0 * nx;
+    const r1 = y1 * nx;
+    for (let x = 0; x < mx; x++) {
+      const a = src[r0 + x0[x]];
+      const b = src[r0 + x1[x]];
+      const top = a + fx[x] * (b - a);
+      const cc = src[r1 + x0[x]];
+      const d = src[r1 + x1[x]];
+      const bot = cc + fx[x] * (d - cc);
+      out[x + mx * y] = top + fy * (bot - top);
     }
   }
   return out;
@@ -312,8 +320,7 @@ export function planSliceTransform(
     if (!(dx > 0 && dy > 0 && Number.isFinite(dx) && Number.isFinite(dy))) {
       throw new RangeError(`${src}: cannot resample, in-plane spacing is [${dx}, ${dy}]`);
     }
-    const unknown = (options.unitSpacingIsUnknown ?? true) && dx === 1 && dy === 1;
-    if (!unknown) {
+    if (!((options.unitSpacingIsUnknown ?? true) && !spacingIsKnown(spacing))) {
       rx = resampledLength(nx, dx, target);
       ry = resampledLength(ny, dy, target);
     }
@@ -457,43 +464,34 @@ function countSlices(length: number, perSlice: number, nz: number | null, what: 
 }
 
 /**
- * Maps predicted labels on the output grid back onto the original grid (nearest neighbour).
- * Original voxels outside the output window get background (0).
+ * Maps class probabilities on the output grid back onto the original grid (bilinear, class by
+ * class). Original voxels outside the output window get probability 1 for background (class 0)
+ * and 0 otherwise. The arg-max of the result is the segmentation on the original grid (see
+ * `src/predict/predict.ts`).
  *
- * @param pred `k` slices of `outputDims` (k = `nz` for a {@link VolumeTransform})
- * @returns `k` slices of `originalDims`
- */
-export function invertLabels(pred: Uint8Array, transform: SliceTransform | VolumeTransform): Uint8Array {
-  const { slice: t, nz } = sliceOf(transform);
-  const [nx, ny] = t.originalDims;
-  const [rx, ry] = t.resampledDims;
-  const [mx, my] = t.outputDims;
-  const k = countSlices(pred.length, mx * my, nz, 'invertLabels');
-  const out = new Uint8Array(nx * ny * k);
-  const resampled = rx !== nx || ry !== ny;
-  const window = new Uint8Array(rx * ry);
-  for (let z = 0; z < k; z++) {
-    const p = pred.subarray(z * mx * my, (z + 1) * mx * my);
-    // Inverse of the crop/pad: a window of the resampled grid at -offset.
-    cropPad(p, mx, my, window, rx, ry, -t.offset[0], -t.offset[1], 0);
-    out.set(resampled ? resampleNearest(window, rx, ry, nx, ny) : window, z * nx * ny);
-  }
-  return out;
-}
-
-/**
- * Maps class probabilities on the output grid back onto the original grid (bilinear). Original
- * voxels outside the output window get probability 1 for background (class 0) and 0 otherwise.
- *
- * @param probs `k` slices of `numClasses × outputDims` (layout [slice][class][y][x])
- * @returns `k` slices of `numClasses × originalDims`, same layout
+ * @param probs class-major: `numClasses` blocks of `k` slices of `outputDims`, layout
+ *   [class][slice][y][x] (k = `nz` for a {@link VolumeTransform}), as the metrics read them
+ * @returns class-major on the original grid: [class][slice][y][x] over `originalDims`
  */
 export function invertProbabilities(
   probs: Float32Array,
   numClasses: number,
   transform: SliceTransform | VolumeTransform,
 ): Float32Array {
-  return invertChannels(probs, numClasses, transform, (c) => (c === 0 ? 1 : 0), 'invertProbabilities');
+  const what = 'invertProbabilities';
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new RangeError(`${what}: numClasses must be a positive integer, got ${numClasses}`);
+  }
+  if (probs.length % numClasses !== 0) {
+    throw new RangeError(`${what}: ${probs.length} values is not a whole number of ${numClasses} classes`);
+  }
+  const per = probs.length / numClasses;
+  const parts = Array.from({ length: numClasses }, (_, c) =>
+    invertPlanes(probs.subarray(c * per, (c + 1) * per), transform, c === 0 ? 1 : 0, what),
+  );
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.forEach((p, c) => out.set(p, c * p.length));
+  return out;
 }
 
 /**
@@ -504,43 +502,22 @@ export function invertProbabilities(
  * @returns `k` slices of `originalDims`
  */
 export function invertMap(values: Float32Array, transform: SliceTransform | VolumeTransform, fill = 0): Float32Array {
-  return invertChannels(values, 1, transform, () => fill, 'invertMap');
+  return invertPlanes(values, transform, fill, 'invertMap');
 }
 
-function invertChannels(
-  values: Float32Array,
-  channels: number,
-  transform: SliceTransform | VolumeTransform,
-  fillOf: (channel: number) => number,
-  what: string,
-): Float32Array {
-  if (!Number.isInteger(channels) || channels < 1) {
-    throw new RangeError(`${what}: numClasses must be a positive integer, got ${channels}`);
-  }
+function invertPlanes(values: Float32Array, transform: SliceTransform | VolumeTransform, fill: number, what: string): Float32Array {
   const { slice: t, nz } = sliceOf(transform);
   const [nx, ny] = t.originalDims;
   const [rx, ry] = t.resampledDims;
   const [mx, my] = t.outputDims;
-  const k = countSlices(values.length, channels * mx * my, nz, what);
+  const k = countSlices(values.length, mx * my, nz, what);
   const resampled = rx !== nx || ry !== ny;
-  const out = new Float32Array(channels * nx * ny * k);
-  const window = new Float32Array(channels * rx * ry);
+  const out = new Float32Array(nx * ny * k);
+  const window = new Float32Array(rx * ry);
   for (let z = 0; z < k; z++) {
-    for (let c = 0; c < channels; c++) {
-      const off = (z * channels + c) * mx * my;
-      cropPad(
-        values.subarray(off, off + mx * my),
-        mx,
-        my,
-        window.subarray(c * rx * ry, (c + 1) * rx * ry),
-        rx,
-        ry,
-        -t.offset[0],
-        -t.offset[1],
-        fillOf(c),
-      );
-    }
-    out.set(resampled ? resampleBilinear(window, rx, ry, nx, ny, channels) : window, z * channels * nx * ny);
+    // Inverse of the crop/pad: a window of the resampled grid at -offset.
+    cropPad(values.subarray(z * mx * my, (z + 1) * mx * my), mx, my, window, rx, ry, -t.offset[0], -t.offset[1], fill);
+    out.set(resampled ? resampleBilinear(window, rx, ry, nx, ny) : window, z * nx * ny);
   }
   return out;
 }

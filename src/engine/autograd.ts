@@ -13,16 +13,6 @@ export function noGrad<R>(fn: () => R): R {
   }
 }
 
-/** Runs `fn` with gradient recording on, also inside a `noGrad` scope. */
-export function enableGrad<R>(fn: () => R): R {
-  const prev = B.setGradEnabled(true);
-  try {
-    return fn();
-  } finally {
-    B.setGradEnabled(prev);
-  }
-}
-
 export function isGradEnabled(): boolean {
   return B.isGradEnabled();
 }

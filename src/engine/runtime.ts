@@ -29,11 +29,7 @@ export function manualSeed(seed: number): void {
   B.manualSeed(seed);
 }
 
-/** 'cuda' when libtorch was built with CUDA and a GPU is present, else 'cpu'. */
-export function defaultDevice(): 'cuda' | 'cpu' {
-  return B.cudaDeviceCount() > 0 ? 'cuda' : 'cpu';
-}
-
+/** GPUs libtorch can use (0 when it was built without CUDA or none is present). */
 export function cudaDeviceCount(): number {
   return B.cudaDeviceCount();
 }
@@ -81,13 +77,4 @@ function setState(id: number, state: Uint8Array): void {
   } finally {
     t.dispose();
   }
-}
-
-/** The global CPU generator's state (used by random ops given no generator). */
-export function getGlobalRngState(): Uint8Array {
-  return getState(-1);
-}
-
-export function setGlobalRngState(state: Uint8Array): void {
-  setState(-1, state);
 }

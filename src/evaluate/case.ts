@@ -74,7 +74,7 @@ export interface CaseInput {
   readonly labelled: readonly boolean[];
   /** Predicted project classes. */
   readonly segmentation: Uint8Array;
-  /** Mean softmax, layout [slice][class][y][x] (as {@link VolumePrediction}). */
+  /** Mean softmax, class-major [class][z][y][x] (as {@link VolumePrediction}). */
   readonly probabilities?: Float32Array;
   /** Predictive entropy per voxel. */
   readonly entropy?: Float32Array;
@@ -198,8 +198,13 @@ export interface CaseEvaluation {
  * `null`/`both-empty` and left out of means; present in only one: Dice 0, distances
  * `null`/`missing`.
  *
- * Calibration: the probabilities of unlabelled classes are added to background before scoring
- * (the same "predicted RV is background" rule, applied to probability mass).
+ * One prediction: `segmentation` is the prediction (for `hmcseg predict`, the arg-max of the
+ * probabilities over all four classes), and every metric scores it. The merge rule for classes
+ * the ground truth does not label is applied once, to that prediction: a predicted RV on EMIDEC
+ * counts as background for Dice, distances, error masks, the calibration ROI and the calibration
+ * itself, whose correctness is that of the merged segmentation and whose confidence is the merged
+ * probability of its class (the probabilities of unlabelled classes are added to background; NLL
+ * and Brier score these merged probabilities).
  *
  * @throws {RangeError} naming the case when an array does not fit `dims` or an option is invalid
  * @example
@@ -339,21 +344,13 @@ function failedAt(m: MetricJson, threshold: number): boolean | null {
   return m.value === null ? null : m.value < threshold;
 }
 
-/**
- * Probabilities from [slice][class][y][x] to class-major over the volume (`out[c*N + z*plane + p]`),
- * with the mass of unlabelled classes moved to background.
- */
-function classMajor(probs: Float32Array, dims: readonly [number, number, number], labelled: readonly boolean[]): Float32Array {
-  const [nx, ny, nz] = dims;
-  const plane = nx * ny;
-  const n = plane * nz;
-  const out = new Float32Array(NUM_CLASSES * n);
-  for (let z = 0; z < nz; z++) {
-    for (let c = 0; c < NUM_CLASSES; c++) {
-      const src = probs.subarray((z * NUM_CLASSES + c) * plane, (z * NUM_CLASSES + c + 1) * plane);
-      const off = (labelled[c] ? c : 0) * n + z * plane;
-      for (let p = 0; p < plane; p++) out[off + p] += src[p];
-    }
+/** Class-major probabilities with the mass of unlabelled classes moved to background. */
+function mergeUnlabelled(probs: Float32Array, labelled: readonly boolean[]): Float32Array {
+  const n = probs.length / NUM_CLASSES;
+  const out = new Float32Array(probs.length);
+  for (let c = 0; c < NUM_CLASSES; c++) {
+    const off = (labelled[c] ? c : 0) * n;
+    for (let p = 0; p < n; p++) out[off + p] += probs[c * n + p];
   }
   return out;
 }
@@ -365,10 +362,10 @@ function evaluateCalibration(
   eceBins: number,
   roiMargin: number,
 ): CaseCalibration {
-  const probs = classMajor(probabilities, input.dims, input.labelled);
+  const probs = mergeUnlabelled(probabilities, input.labelled);
   const roi = calibrationRoi(input.target, pred, { dims: input.dims, margin: roiMargin });
   const region = (mask: Uint8Array | undefined): RegionCalibration => {
-    const ce = calibrationError(probs, input.target, { bins: eceBins, mask });
+    const ce = calibrationError(probs, input.target, { bins: eceBins, mask, prediction: pred });
     const { count, meanConfidence, accuracy } = ce.reliability;
     return {
       pixels: ce.n,

@@ -3,21 +3,16 @@
  * data set on disk.
  *
  * For each ground-truth case whose image file is `NAME.nii.gz` (or `.nii`), the prediction
- * directory holds `NAME_seg.nii.gz` (required; project classes 0..3) and optionally
- * `NAME_entropy.nii.gz`, `NAME_mi.nii.gz`, `NAME_prob_{background,LV,MYO,RV}.nii.gz` (all four or
- * none) and `NAME_uncertainty.json` (per-slice and volume warning scores). Every file must be on
+ * directory holds the files of `src/predict/files.ts` ({@link readPrediction}): `NAME_seg.nii.gz`
+ * (required) and optionally the uncertainty maps, the probabilities and the scores, every file on
  * the ground truth's grid.
  */
 import { existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import * as z from 'zod';
-import { loadCase, openDataset, type CaseRef, type Dataset } from '../data/datasets.js';
-import { CLASSES, NUM_CLASSES, type LabelMap } from '../data/labels.js';
-import { readNiftiImage, readNiftiLabels } from '../data/nifti.js';
-import type { Volume } from '../data/volume.js';
+import { resolve } from 'node:path';
+import { loadCase, openDataset, spacingIsKnown, type CaseRef, type Dataset, type LabelMap, type Volume } from '../data/index.js';
+import { niftiStem, readPrediction, segmentationPath } from '../predict/index.js';
 import { evaluateCase, type CaseEvaluation } from './case.js';
 import { summarize, type EvaluationSummary } from './summary.js';
-import { readJsonFile } from '../util/json.js';
 
 export interface EvaluateDirectoryOptions {
   /** Prediction directory. */
@@ -51,104 +46,11 @@ export interface DirectoryEvaluation {
   readonly missing: MissingPrediction[];
 }
 
-/** Affine entries may differ by this much (float32 headers). */
-const AFFINE_TOLERANCE = 1e-4;
-
-/** The case name of a NIfTI file: its base name without `.nii.gz` or `.nii`. */
-export function niftiStem(path: string): string {
-  return basename(path).replace(/\.nii(\.gz)?$/, '');
-}
-
-/**
- * Whether a volume's spacing is real: the shared ACDC/EMIDEC copies write pixdim 1 for "not
- * kept", so an in-plane spacing of exactly 1 × 1 counts as unknown (the rule of
- * `unitSpacingIsUnknown` in `src/data/preprocess.ts`); distances are then in pixels.
- */
-export function spacingIsKnown(spacing: readonly number[]): boolean {
-  return !(spacing[0] === 1 && spacing[1] === 1);
-}
-
-/** The first existing of `NAME.nii.gz` and `NAME.nii` in `dir`. */
-function findPrediction(dir: string, name: string): string | undefined {
-  return [`${name}.nii.gz`, `${name}.nii`].map((f) => join(dir, f)).find((p) => existsSync(p));
-}
-
-function formatGrid(v: Volume): string {
-  return `dims ${v.dims.join('×')}, affine [${v.affine.map((a) => Number(a.toPrecision(6))).join(', ')}]`;
-}
-
-/** @throws {RangeError} naming both files, shapes and affines when `v` is not on `ref`'s grid. */
-function checkGrid(v: Volume, file: string, ref: Volume, refFile: string): void {
-  const same =
-    v.dims.every((d, i) => d === ref.dims[i]) &&
-    v.affine.length === ref.affine.length &&
-    v.affine.every((a, i) => Math.abs(a - ref.affine[i]) <= AFFINE_TOLERANCE);
-  if (!same) {
-    throw new RangeError(
-      `${file}: prediction grid (${formatGrid(v)}) does not match the ground truth ${refFile} (${formatGrid(ref)})`,
-    );
-  }
-}
-
-const RegionScoresJson = z.looseObject({ score: z.number() });
-const UncertaintyJson = z.looseObject({
-  case: z.string(),
-  slices: z.array(RegionScoresJson),
-  volume: RegionScoresJson,
-});
-type UncertaintyFile = z.infer<typeof UncertaintyJson>;
-
-function readUncertaintyJson(path: string, name: string, nz: number): UncertaintyFile {
-  const u = readJsonFile(path, UncertaintyJson, 'uncertainty file');
-  if (u.case !== name) throw new Error(`${path}: is for case ${JSON.stringify(u.case)}, expected ${JSON.stringify(name)}`);
-  if (u.slices.length !== nz) throw new Error(`${path}: has scores for ${u.slices.length} slices, the volume has ${nz}`);
-  return u;
-}
-
-/** Reads the four probability maps into the [slice][class][y][x] layout, or undefined when none exists. */
-function readProbabilities(dir: string, name: string, ref: Volume, refFile: string): Float32Array | undefined {
-  const files = CLASSES.map((c) => findPrediction(dir, `${name}_prob_${c}`));
-  if (files.every((f) => f === undefined)) return undefined;
-  const absent = CLASSES.filter((_, c) => files[c] === undefined);
-  if (absent.length > 0) {
-    throw new Error(
-      `${join(dir, `${name}_prob_*.nii.gz`)}: probability maps for ${absent.join(', ')} are missing (all ${NUM_CLASSES} or none)`,
-    );
-  }
-  const [nx, ny, nz] = ref.dims;
-  const plane = nx * ny;
-  const out = new Float32Array(NUM_CLASSES * nz * plane);
-  files.forEach((file, c) => {
-    const v = readNiftiImage(file as string);
-    checkGrid(v, file as string, ref, refFile);
-    for (let zi = 0; zi < nz; zi++) out.set(v.data.subarray(zi * plane, (zi + 1) * plane), (zi * NUM_CLASSES + c) * plane);
-  });
-  return out;
-}
-
-function readMap(dir: string, name: string, ref: Volume, refFile: string): Float32Array | undefined {
-  const file = findPrediction(dir, name);
-  if (file === undefined) return undefined;
-  const v = readNiftiImage(file);
-  checkGrid(v, file, ref, refFile);
-  return v.data;
-}
-
-function evaluateOne(dataset: Dataset, ref: CaseRef, segFile: string, opts: EvaluateDirectoryOptions, dir: string): CaseEvaluation {
-  const name = niftiStem(ref.image);
+function evaluateOne(dataset: Dataset, ref: CaseRef, opts: EvaluateDirectoryOptions, dir: string): CaseEvaluation | undefined {
   const gtCase = loadCase(dataset, ref);
-  const gtFile = ref.labels as string;
   const gt = gtCase.labels as Volume<Uint8Array>;
-  const seg = readNiftiLabels(segFile);
-  checkGrid(seg, segFile, gt, gtFile);
-  const bad = seg.data.findIndex((v) => v >= NUM_CLASSES);
-  if (bad >= 0) {
-    throw new RangeError(
-      `${segFile}: label ${seg.data[bad]} at voxel ${bad} is not a project class (${CLASSES.map((c, i) => `${i} ${c}`).join(', ')})`,
-    );
-  }
-  const uncertaintyFile = join(dir, `${name}_uncertainty.json`);
-  const scores = existsSync(uncertaintyFile) ? readUncertaintyJson(uncertaintyFile, name, gt.dims[2]) : undefined;
+  const p = readPrediction(dir, niftiStem(ref.image), gt, ref.labels as string);
+  if (p === undefined) return undefined;
   return evaluateCase({
     id: ref.id,
     patient: ref.patient,
@@ -159,12 +61,12 @@ function evaluateOne(dataset: Dataset, ref: CaseRef, segFile: string, opts: Eval
     spacingKnown: spacingIsKnown(gt.spacing),
     target: gt.data,
     labelled: gtCase.labelled,
-    segmentation: seg.data,
-    probabilities: readProbabilities(dir, name, gt, gtFile),
-    entropy: readMap(dir, `${name}_entropy`, gt, gtFile),
-    mutualInformation: readMap(dir, `${name}_mi`, gt, gtFile),
-    sliceScores: scores?.slices,
-    volumeScore: scores?.volume.score,
+    segmentation: p.segmentation,
+    probabilities: p.probabilities,
+    entropy: p.entropy,
+    mutualInformation: p.mutualInformation,
+    sliceScores: p.scores?.slices,
+    volumeScore: p.scores?.volume.score,
     failureThreshold: opts.failureThreshold,
     eceBins: opts.eceBins,
     roiMargin: opts.roiMargin,
@@ -189,13 +91,9 @@ export function evaluateDirectory(opts: EvaluateDirectoryOptions): DirectoryEval
   const cases: CaseEvaluation[] = [];
   const missing: MissingPrediction[] = [];
   for (const ref of dataset.cases) {
-    const name = niftiStem(ref.image);
-    const segFile = findPrediction(dir, `${name}_seg`);
-    if (segFile === undefined) {
-      missing.push({ id: ref.id, expected: join(dir, `${name}_seg.nii.gz`) });
-      continue;
-    }
-    cases.push(evaluateOne(dataset, ref, segFile, opts, dir));
+    const ev = evaluateOne(dataset, ref, opts, dir);
+    if (ev === undefined) missing.push({ id: ref.id, expected: segmentationPath(dir, niftiStem(ref.image)) });
+    else cases.push(ev);
   }
   if (cases.length === 0) {
     throw new Error(

@@ -34,8 +34,6 @@ export {
 } from './summary.js';
 export {
   evaluateDirectory,
-  niftiStem,
-  spacingIsKnown,
   type DirectoryEvaluation,
   type EvaluateDirectoryOptions,
   type MissingPrediction,

@@ -1,7 +1,7 @@
 /** Example slices for the report: compact, quantised copies of an image, its labels and uncertainty. */
 import type { Case } from '../data/datasets.js';
 import type { CaseEvaluation } from '../evaluate/index.js';
-import type { VolumePrediction } from '../predict/predict.js';
+import type { VolumePrediction } from '../predict/index.js';
 
 export interface ExampleSlice {
   readonly case: string;

@@ -122,12 +122,16 @@ export interface CalibrationError {
  * = max_c p_c, correct = arg-max class equals the ground truth. Bin b is (b/B, (b+1)/B], i.e.
  * `b = ceil(conf·B) − 1` clamped to [0, B − 1].
  *
+ * With `prediction` given, that is the predicted class per pixel instead of the arg-max (a
+ * segmentation scored elsewhere too): confidence = p_prediction, correct = prediction equals the
+ * ground truth.
+ *
  * @returns NaN with reason `empty-input` when the mask selects no pixel
  */
 export function calibrationError(
   probs: Float32Array | Float64Array,
   target: Uint8Array,
-  opts: CalibrationOptions & { readonly bins?: number } = {},
+  opts: CalibrationOptions & { readonly bins?: number; readonly prediction?: Uint8Array } = {},
 ): CalibrationError {
   const where = 'calibrationError';
   const { C, P } = check(probs, target, opts, where);
@@ -137,7 +141,10 @@ export function calibrationError(
   const confSum = new Float64Array(B);
   const correct = new Float64Array(B);
   const mask = opts.mask;
-  const pred = argmax(probs, C);
+  const pred = opts.prediction ?? argmax(probs, C);
+  if (pred.length !== P) throw new RangeError(`${where}: prediction has ${pred.length} values, probs hold ${P} pixels`);
+  const bad = pred.findIndex((v) => v >= C);
+  if (bad >= 0) throw new RangeError(`${where}: prediction ${pred[bad]} at pixel ${bad} is not a class (0..${C - 1})`);
   let n = 0;
   for (let p = 0; p < P; p++) {
     if (mask !== undefined && mask[p] === 0) continue;

@@ -1,3 +1,4 @@
+import { percentileSorted } from '../util/index.js';
 import type { NanReason, StructureMetric, StructureOptions } from './types.js';
 import { checkLabels, remapUnlabelled, resolveStructures } from './validate.js';
 
@@ -229,7 +230,7 @@ export function surfaceDistances(pred: Uint8Array, target: Uint8Array, opts: Sur
       continue;
     }
     const [dPG, dGP] = directedSurfaceDistances(surfaceVoxels(maskP, opts.dims), surfaceVoxels(maskG, opts.dims), dims3, spacing);
-    hausdorff.push({ cls, value: Math.max(percentileOfSorted(dPG, percentile), percentileOfSorted(dGP, percentile)) });
+    hausdorff.push({ cls, value: Math.max(percentileSorted(dPG, percentile), percentileSorted(dGP, percentile)) });
     let sum = 0;
     for (const d of dPG) sum += d;
     for (const d of dGP) sum += d;
@@ -316,17 +317,6 @@ function directedSurfaceDistances(
     if (sqB[j] === 0) fromB.push(Math.sqrt(sqA[j]));
   }
   return [Float64Array.from(fromA).sort(), Float64Array.from(fromB).sort()];
-}
-
-/** numpy's default (linear) percentile of an ascending array; q in [0, 100]. */
-export function percentileOfSorted(sorted: Float64Array, q: number): number {
-  const n = sorted.length;
-  if (n === 0) return NaN;
-  const pos = ((n - 1) * q) / 100;
-  const i = Math.floor(pos);
-  const t = pos - i;
-  if (i + 1 >= n) return sorted[n - 1];
-  return sorted[i] + (sorted[i + 1] - sorted[i]) * t;
 }
 
 function checkGrid(dims: GridDims, n: number, where: string): [number, number, number] {

@@ -9,7 +9,6 @@ export {
   surfaceVoxels,
   surfaceDistances,
   surfaceDistancesPerSlice,
-  percentileOfSorted,
   type GridDims,
   type SurfaceDistanceOptions,
   type SurfaceDistances,
@@ -42,4 +41,4 @@ export {
   type UncertaintyErrorMetrics,
 } from './uncertainty-error.js';
 export { caseDice, failureDetection, type FailureDetection } from './failure.js';
-export { reduce, reduceByClass, type Reduced, type Reduction } from './reduce.js';
+export { reduce, type Reduced, type Reduction } from './reduce.js';

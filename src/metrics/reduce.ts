@@ -57,27 +57,3 @@ export function reduce(values: readonly (number | MetricValue)[], reduction: Red
   for (const v of all) if (!Number.isNaN(v)) ss += (v - mean) * (v - mean);
   return { ...base, mean, std: n >= 2 ? Math.sqrt(ss / (n - 1)) : NaN };
 }
-
-/**
- * Reduces per-(case, class) results per class (MONAI's `mean_batch`): `rows[case]` holds the
- * structures of one case, as {@link dice} returns them.
- *
- * @returns a map from class index to the reduction of that class over the cases, in order of
- *   first appearance
- */
-export function reduceByClass(
-  rows: readonly (readonly StructureMetric[])[],
-  reduction: Reduction = 'mean',
-): Map<number, Reduced> {
-  const byClass = new Map<number, StructureMetric[]>();
-  for (const row of rows) {
-    for (const m of row) {
-      const list = byClass.get(m.cls);
-      if (list === undefined) byClass.set(m.cls, [m]);
-      else list.push(m);
-    }
-  }
-  const out = new Map<number, Reduced>();
-  for (const [cls, list] of byClass) out.set(cls, reduce(list, reduction));
-  return out;
-}

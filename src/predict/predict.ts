@@ -1,21 +1,29 @@
 /**
  * Prediction with uncertainty from a sample store: every weight sample (and, for MC Dropout, K
  * dropout passes of it) segments the volume; the softmax outputs are averaged into the predictive
- * distribution, whose arg-max is the segmentation, and the uncertainty maps come from the same
- * stream (predictive entropy H[E p], mutual information H[E p] − E H[p], expected entropy E H[p]).
+ * distribution, and the uncertainty maps come from the same stream (predictive entropy H[E p],
+ * mutual information H[E p] − E H[p], expected entropy E H[p]). The probabilities are mapped back
+ * onto the input grid first and the segmentation is their arg-max there, so the segmentation
+ * file, the probability files and every score describe one prediction (also when preprocessing
+ * resampled the volume).
  *
  * Memory stays bounded by one model plus the running sums: samples are loaded one at a time.
  */
 import type { Volume } from '../data/volume.js';
-import { invertLabels, invertMap, invertProbabilities, preprocessVolume, type VolumeTransform } from '../data/preprocess.js';
+import {
+  invertMap,
+  invertProbabilities,
+  preprocessOptions,
+  preprocessVolume,
+  type PreprocessConfig,
+  type VolumeTransform,
+} from '../data/preprocess.js';
 import { NUM_CLASSES } from '../data/labels.js';
-import { argmax } from '../metrics/calibration.js';
+import { argmax } from '../metrics/index.js';
 import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
 import { noGrad, tensor, tidy } from '../engine/index.js';
 import { UNet, type UNetConfig } from '../models/unet.js';
-import { preprocessOptions, type PreprocessConfig } from '../train/slices.js';
-import { UncertaintyAccumulator } from '../uncertainty/entropy.js';
-import { uncertaintyScores, type RegionScores, type ScoreOptions } from '../uncertainty/scores.js';
+import { UncertaintyAccumulator, uncertaintyScores, type RegionScores, type ScoreOptions } from '../uncertainty/index.js';
 
 export interface PredictOptions {
   /** Use the last K weight samples, the latest and best-trained (default: all). */
@@ -30,9 +38,12 @@ export interface PredictOptions {
 /** A volume's prediction, on the input's own grid. */
 export interface VolumePrediction {
   readonly dims: readonly [number, number, number];
-  /** Arg-max of the mean softmax, project classes (0 bg, 1 LV, 2 MYO, 3 RV). */
+  /**
+   * Arg-max of {@link probabilities} over all four project classes (0 bg, 1 LV, 2 MYO, 3 RV; the
+   * lowest class on ties): the one prediction that the files hold and every metric scores.
+   */
   readonly segmentation: Uint8Array;
-  /** Mean softmax, layout [slice][class][y][x]. */
+  /** Mean softmax on the input grid (bilinear from the network grid), class-major [class][z][y][x]. */
   readonly probabilities: Float32Array;
   readonly entropy: Float32Array;
   readonly mutualInformation: Float32Array;
@@ -94,16 +105,10 @@ export class Predictor {
       for (let pass = 0; pass < this.passes; pass++) acc.add(this.#softmax(pre.image, nz, mx, my));
     }
     const maps = acc.result();
-    // Class-major over the whole volume → [slice][class][y][x] for the inverse mapping.
-    const perSlice = new Float32Array(maps.mean.length);
-    for (let c = 0; c < NUM_CLASSES; c++) {
-      for (let z = 0; z < nz; z++) {
-        perSlice.set(maps.mean.subarray(c * nz * plane + z * plane, c * nz * plane + (z + 1) * plane), (z * NUM_CLASSES + c) * plane);
-      }
-    }
-    const seg = argmax(maps.mean, NUM_CLASSES); // class-major over the volume → labels in [z][y][x]
     const t: VolumeTransform = pre.transform;
-    const segmentation = invertLabels(seg, t);
+    // One prediction: the probabilities mapped onto the input grid, and their arg-max there.
+    const probabilities = invertProbabilities(maps.mean, NUM_CLASSES, t);
+    const segmentation = argmax(probabilities, NUM_CLASSES);
     const entropy = invertMap(maps.predictiveEntropy, t);
     const mutualInformation = invertMap(maps.mutualInformation, t);
     const dims = image.dims;
@@ -111,7 +116,7 @@ export class Predictor {
     return {
       dims,
       segmentation,
-      probabilities: invertProbabilities(perSlice, NUM_CLASSES, t),
+      probabilities,
       entropy,
       mutualInformation,
       expectedEntropy: invertMap(maps.expectedEntropy, t),

@@ -1,19 +1,7 @@
 /** Turns the cases of a data set split into preprocessed 2-D training slices. */
 import { loadCase, type CaseRef, type Dataset } from '../data/datasets.js';
 import type { Sample2D } from '../data/loader.js';
-import { preprocessVolume, type PreprocessOptions } from '../data/preprocess.js';
-
-/** The preprocessing a model is trained with, stored in its manifest so prediction repeats it. */
-export interface PreprocessConfig {
-  /** Square network input size after crop/pad. */
-  readonly size: number;
-  /** In-plane spacing to resample to (mm), or null to keep the grid. */
-  readonly targetSpacing: number | null;
-}
-
-export function preprocessOptions(p: PreprocessConfig, source: string): PreprocessOptions {
-  return { size: [p.size, p.size], targetSpacing: p.targetSpacing, source };
-}
+import { preprocessOptions, preprocessVolume, type PreprocessConfig } from '../data/preprocess.js';
 
 /**
  * Loads and preprocesses every slice of `refs` (labels required). Slices keep their case id and z

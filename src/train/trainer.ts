@@ -42,7 +42,8 @@ import { methodFromConfig, type TrainConfig } from './config.js';
 import { trainLog, truncateTrainLog, type TrainLogLine } from './log.js';
 import { DivergenceError, withRollback } from './rollback.js';
 import { openRunFile } from './run-file.js';
-import { loadTrainingSlices, type PreprocessConfig } from './slices.js';
+import type { PreprocessConfig } from '../data/preprocess.js';
+import { loadTrainingSlices } from './slices.js';
 import { trainStep, type StepResult } from './step.js';
 
 export interface TrainOptions {

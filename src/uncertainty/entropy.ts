@@ -153,17 +153,3 @@ export class UncertaintyAccumulator {
     };
   }
 }
-
-/**
- * Uncertainty maps of samples held in memory (the same as adding each to an
- * {@link UncertaintyAccumulator}).
- *
- * @param samples S ≥ 1 class-major probability maps of equal length
- */
-export function uncertaintyMaps(samples: readonly (Float32Array | Float64Array)[], numClasses = 4): UncertaintyMaps {
-  if (samples.length === 0) throw new RangeError('uncertaintyMaps: samples is empty');
-  const P = checkPixels(samples[0], numClasses, 'uncertaintyMaps');
-  const acc = new UncertaintyAccumulator({ numClasses, numPixels: P });
-  for (const s of samples) acc.add(s);
-  return acc.result();
-}

@@ -1,3 +1,3 @@
 /** Pixel-wise uncertainty maps from posterior samples: predictive entropy, expected entropy, mutual information, variance. */
-export { entropy, uncertaintyMaps, UncertaintyAccumulator, type UncertaintyMaps } from './entropy.js';
+export { entropy, UncertaintyAccumulator, type UncertaintyMaps } from './entropy.js';
 export { uncertaintyScores, type RegionScores, type ScoreOptions } from './scores.js';

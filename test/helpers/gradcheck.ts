@@ -6,7 +6,7 @@
  * analytic gradient of L (backward) is compared with central differences
  * (L(x + ε·e_k) − L(x − ε·e_k)) / 2ε for every element k of every floating-point input.
  */
-import { Rng } from '../../src/util/rng.js';
+import { Rng } from '../../src/util/index.js';
 import { noGrad, tensor, tidy, type Tensor } from '../../src/engine/index.js';
 
 export interface GradcheckOptions {

@@ -1,0 +1,197 @@
+/**
+ * The prediction files, writer and reader side by side. For an input `NAME.nii(.gz)` a prediction
+ * directory holds, all on the input's own grid and affine:
+ *
+ * - `NAME_seg.nii.gz`: uint8 project classes (0 bg, 1 LV, 2 MYO, 3 RV), the arg-max of the
+ *   probabilities (required by the reader);
+ * - `NAME_entropy.nii.gz`, `NAME_mi.nii.gz`: float32 predictive entropy and mutual information;
+ * - `NAME_prob_<class>.nii.gz` for background, LV, MYO, RV (all four or none): float32, whose
+ *   arg-max is exactly `NAME_seg`, or uint8 holding round(255·p) with scl_slope 1/255 (where two
+ *   classes round to the same value their arg-max can differ from `NAME_seg`, which is the
+ *   arg-max before rounding; evaluation scores `NAME_seg` either way);
+ * - `NAME_uncertainty.json`: `{case, input, method, samples, passes, slices, volume}`, the slice-
+ *   and volume-level scores (the `score` field is the warning score; a non-finite number is null).
+ *
+ * The reader also accepts `.nii` for every NIfTI file.
+ */
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import * as z from 'zod';
+import { CLASSES, NUM_CLASSES } from '../data/labels.js';
+import { NIFTI_DATATYPES, readNiftiImage, readNiftiLabels, writeNifti } from '../data/nifti.js';
+import type { Volume } from '../data/volume.js';
+import { readJsonFile, writeFileAtomic } from '../util/index.js';
+import type { VolumePrediction } from './predict.js';
+
+/** Storage of the probability files. */
+export type ProbabilityStorage = 'float32' | 'uint8';
+
+/** The case name of a NIfTI file: its base name without `.nii.gz` or `.nii`. */
+export function niftiStem(path: string): string {
+  return basename(path).replace(/\.nii(\.gz)?$/, '');
+}
+
+const OUTPUT_NIFTI = /_(seg|entropy|mi|prob_[A-Za-z]+)\.nii(\.gz)?$/;
+
+/** Whether a file name is one of the NIfTI files {@link writePrediction} writes (so not an input). */
+export function isPredictionFile(fileName: string): boolean {
+  return OUTPUT_NIFTI.test(fileName);
+}
+
+/** The path of the segmentation file written for case `name` in `dir`. */
+export function segmentationPath(dir: string, name: string): string {
+  return join(dir, `${name}_seg.nii.gz`);
+}
+
+/** Where the prediction came from, for `NAME_uncertainty.json`. */
+export interface PredictionSource {
+  /** The input file. */
+  readonly input: string;
+  readonly method: string;
+  /** Weight samples used. */
+  readonly samples: number;
+}
+
+/**
+ * Writes the prediction files of case `name` into `dir` (see the module comment), on `image`'s
+ * grid, affine and header.
+ *
+ * @param probabilities whether and how to write the probability files (default: not)
+ */
+export function writePrediction(
+  dir: string,
+  name: string,
+  image: Volume,
+  p: VolumePrediction,
+  source: PredictionSource,
+  probabilities?: ProbabilityStorage,
+): void {
+  const like = (data: Volume['data']): Volume => ({ dims: image.dims, spacing: image.spacing, affine: image.affine, header: image.header, data });
+  const float = { datatype: NIFTI_DATATYPES.float32, sclSlope: 1, sclInter: 0 };
+  writeNifti(segmentationPath(dir, name), like(p.segmentation), { datatype: NIFTI_DATATYPES.uint8, sclSlope: 1, sclInter: 0 });
+  writeNifti(join(dir, `${name}_entropy.nii.gz`), like(p.entropy), float);
+  writeNifti(join(dir, `${name}_mi.nii.gz`), like(p.mutualInformation), float);
+  if (probabilities !== undefined) {
+    const n = p.segmentation.length;
+    const storage = probabilities === 'float32' ? float : { datatype: NIFTI_DATATYPES.uint8, sclSlope: 1 / 255, sclInter: 0 };
+    CLASSES.forEach((cls, c) => {
+      writeNifti(join(dir, `${name}_prob_${cls}.nii.gz`), like(p.probabilities.subarray(c * n, (c + 1) * n)), storage);
+    });
+  }
+  const json = { case: name, input: source.input, method: source.method, samples: source.samples, passes: p.passes, slices: p.slices, volume: p.volume };
+  writeFileAtomic(
+    join(dir, `${name}_uncertainty.json`),
+    JSON.stringify(json, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2),
+  );
+}
+
+/** What {@link readPrediction} found; every array is on the reference grid. */
+export interface PredictionFiles {
+  /** The segmentation file read. */
+  readonly segmentationFile: string;
+  /** Project classes, x fastest, then y, then z. */
+  readonly segmentation: Uint8Array;
+  /** Class-major [class][z][y][x], when the probability files exist. */
+  readonly probabilities?: Float32Array;
+  readonly entropy?: Float32Array;
+  readonly mutualInformation?: Float32Array;
+  /** Per-slice warning scores and the volume's, when `NAME_uncertainty.json` exists. */
+  readonly scores?: { readonly slices: readonly { readonly score: number }[]; readonly volume: { readonly score: number } };
+}
+
+/** Affine entries may differ by this much (float32 headers). */
+const AFFINE_TOLERANCE = 1e-4;
+
+/** The first existing of `NAME.nii.gz` and `NAME.nii` in `dir`. */
+function findNifti(dir: string, name: string): string | undefined {
+  return [`${name}.nii.gz`, `${name}.nii`].map((f) => join(dir, f)).find((p) => existsSync(p));
+}
+
+function formatGrid(v: Volume): string {
+  return `dims ${v.dims.join('×')}, affine [${v.affine.map((a) => Number(a.toPrecision(6))).join(', ')}]`;
+}
+
+/** @throws {RangeError} naming both files, shapes and affines when `v` is not on `ref`'s grid. */
+function checkGrid(v: Volume, file: string, ref: Volume, refFile: string): void {
+  const same =
+    v.dims.every((d, i) => d === ref.dims[i]) &&
+    v.affine.length === ref.affine.length &&
+    v.affine.every((a, i) => Math.abs(a - ref.affine[i]) <= AFFINE_TOLERANCE);
+  if (!same) {
+    throw new RangeError(
+      `${file}: prediction grid (${formatGrid(v)}) does not match the ground truth ${refFile} (${formatGrid(ref)})`,
+    );
+  }
+}
+
+const RegionScoresJson = z.looseObject({ score: z.number() });
+const UncertaintyJson = z.looseObject({
+  case: z.string(),
+  slices: z.array(RegionScoresJson),
+  volume: RegionScoresJson,
+});
+
+function readUncertaintyJson(path: string, name: string, nz: number): z.infer<typeof UncertaintyJson> {
+  const u = readJsonFile(path, UncertaintyJson, 'uncertainty file');
+  if (u.case !== name) throw new Error(`${path}: is for case ${JSON.stringify(u.case)}, expected ${JSON.stringify(name)}`);
+  if (u.slices.length !== nz) throw new Error(`${path}: has scores for ${u.slices.length} slices, the volume has ${nz}`);
+  return u;
+}
+
+function readMap(dir: string, name: string, ref: Volume, refFile: string): Float32Array | undefined {
+  const file = findNifti(dir, name);
+  if (file === undefined) return undefined;
+  const v = readNiftiImage(file);
+  checkGrid(v, file, ref, refFile);
+  return v.data;
+}
+
+/** The four probability maps, class-major, or undefined when none exists. */
+function readProbabilities(dir: string, name: string, ref: Volume, refFile: string): Float32Array | undefined {
+  const files = CLASSES.map((c) => findNifti(dir, `${name}_prob_${c}`));
+  if (files.every((f) => f === undefined)) return undefined;
+  const absent = CLASSES.filter((_, c) => files[c] === undefined);
+  if (absent.length > 0) {
+    throw new Error(
+      `${join(dir, `${name}_prob_*.nii.gz`)}: probability maps for ${absent.join(', ')} are missing (all ${NUM_CLASSES} or none)`,
+    );
+  }
+  const n = ref.data.length;
+  const out = new Float32Array(NUM_CLASSES * n);
+  CLASSES.forEach((cls, c) => out.set(readMap(dir, `${name}_prob_${cls}`, ref, refFile) as Float32Array, c * n));
+  return out;
+}
+
+/**
+ * Reads the prediction files of case `name` from `dir`, checking each against the grid of `ref`
+ * (read from `refFile`, which errors name).
+ *
+ * @returns undefined when `dir` holds no `NAME_seg` file
+ * @throws {Error} naming the file: off the reference grid (both files, shapes and affines), a
+ *   label outside 0..3, an incomplete set of probability maps, an invalid uncertainty JSON
+ */
+export function readPrediction(dir: string, name: string, ref: Volume, refFile: string): PredictionFiles | undefined {
+  const segmentationFile = findNifti(dir, `${name}_seg`);
+  if (segmentationFile === undefined) return undefined;
+  const seg = readNiftiLabels(segmentationFile);
+  checkGrid(seg, segmentationFile, ref, refFile);
+  const bad = seg.data.findIndex((v) => v >= NUM_CLASSES);
+  if (bad >= 0) {
+    throw new RangeError(
+      `${segmentationFile}: label ${seg.data[bad]} at voxel ${bad} is not a project class (${CLASSES.map((c, i) => `${i} ${c}`).join(', ')})`,
+    );
+  }
+  const uncertaintyFile = join(dir, `${name}_uncertainty.json`);
+  const scores = existsSync(uncertaintyFile) ? readUncertaintyJson(uncertaintyFile, name, ref.dims[2]) : undefined;
+  const probabilities = readProbabilities(dir, name, ref, refFile);
+  const entropy = readMap(dir, `${name}_entropy`, ref, refFile);
+  const mutualInformation = readMap(dir, `${name}_mi`, ref, refFile);
+  return {
+    segmentationFile,
+    segmentation: seg.data,
+    ...(probabilities === undefined ? {} : { probabilities }),
+    ...(entropy === undefined ? {} : { entropy }),
+    ...(mutualInformation === undefined ? {} : { mutualInformation }),
+    ...(scores === undefined ? {} : { scores }),
+  };
+}

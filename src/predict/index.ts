@@ -1,0 +1,15 @@
+/**
+ * Prediction: segmentation, uncertainty maps and scores of a volume from a sample store
+ * ({@link Predictor}), and the prediction files, written and read by one module.
+ */
+export { Predictor, type PredictOptions, type VolumePrediction } from './predict.js';
+export {
+  isPredictionFile,
+  niftiStem,
+  readPrediction,
+  segmentationPath,
+  writePrediction,
+  type PredictionFiles,
+  type PredictionSource,
+  type ProbabilityStorage,
+} from './files.js';

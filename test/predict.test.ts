@@ -1,0 +1,139 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCase, makeSplits, openDataset, planSliceTransform, preprocessOptions, writePhantomDataset, writeSplits } from '../src/data/index.js';
+import { evaluateDirectory } from '../src/evaluate/index.js';
+import { argmax } from '../src/metrics/index.js';
+import { isPredictionFile, niftiStem, Predictor, readPrediction, writePrediction, type VolumePrediction } from '../src/predict/index.js';
+import { parseTrainConfig } from '../src/train/config.js';
+import { train } from '../src/train/trainer.js';
+
+let root: string;
+let testData: string;
+let store: string;
+const TARGET_SPACING = 6;
+
+// Training phantoms of 32 px (6.875 mm) and test phantoms of 24 px (9.17 mm), both resampled to 6 mm.
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'hmcseg-predict-'));
+  const data = join(root, 'train');
+  writePhantomDataset({ out: data, cases: 2, contrast: 'ssfp', seed: 5, size: 32, slices: 2 });
+  testData = join(root, 'test');
+  writePhantomDataset({ out: testData, cases: 2, contrast: 'ssfp', seed: 9, size: 24, slices: 2 });
+  const splits = join(root, 'splits.json');
+  writeSplits(splits, makeSplits(openDataset(data), { seed: 0, fractions: { train: 0.5, val: 0, test: 0.5 } }));
+  store = join(root, 'store');
+  const config = parseTrainConfig({
+    seed: 2,
+    threads: 1,
+    data: { labels: 'acdc', size: 32, targetSpacing: TARGET_SPACING, batchSize: 2, workers: 0, augment: 0 },
+    model: { depth: 2, baseWidth: 4 },
+    optim: { steps: 3 },
+    hmc: { cycles: 1, samplesPerCycle: 2, beta: 1 },
+    checkpointEvery: 1000,
+  });
+  await train({ method: 'hmc', config, data, splits, out: store });
+}, 60_000);
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** Predicts every test case into `out` with the given probability storage; returns the in-memory predictions by case name. */
+function predictAll(out: string, storage: 'float32' | 'uint8'): Map<string, VolumePrediction> {
+  const predictor = new Predictor(store);
+  const ds = openDataset(testData);
+  const byName = new Map<string, VolumePrediction>();
+  try {
+    for (const ref of ds.cases) {
+      const image = loadCase(ds, ref).image;
+      const p = predictor.predict(image, ref.image);
+      writePrediction(out, niftiStem(ref.image), image, p, { input: ref.image, method: 'hmc', samples: predictor.sampleCount }, storage);
+      byName.set(niftiStem(ref.image), p);
+    }
+  } finally {
+    predictor.dispose();
+  }
+  return byName;
+}
+
+describe('one prediction on a resampled volume', () => {
+  it('the saved segmentation is the arg-max of the saved probabilities on the input grid', () => {
+    const ds = openDataset(testData);
+    const image = loadCase(ds, ds.cases[0]).image;
+    const t = planSliceTransform(image.dims[0], image.dims[1], [image.spacing[0], image.spacing[1]], preprocessOptions({ size: 32, targetSpacing: TARGET_SPACING }, 'test'));
+    expect(t.resampledDims).not.toEqual(t.originalDims); // preprocessing resamples these phantoms
+
+    const out = join(root, 'pred-float');
+    const preds = predictAll(out, 'float32');
+    for (const ref of ds.cases) {
+      const name = niftiStem(ref.image);
+      const c = loadCase(ds, ref);
+      const files = readPrediction(out, name, c.image, ref.image);
+      expect(files).toBeDefined();
+      const { segmentation, probabilities, entropy, scores } = files!;
+      expect(probabilities).toBeDefined();
+      expect(segmentation).toEqual(argmax(probabilities!, 4));
+      const p = preds.get(name)!;
+      expect(segmentation).toEqual(p.segmentation);
+      expect(probabilities).toEqual(p.probabilities);
+      expect(entropy).toEqual(p.entropy);
+      expect(scores!.volume.score).toBeCloseTo(p.volume.score, 5);
+      // Probabilities on the input grid sum to 1 per voxel, also where they were interpolated.
+      const n = segmentation.length;
+      for (let i = 0; i < n; i += 7) {
+        const sum = probabilities![i] + probabilities![n + i] + probabilities![2 * n + i] + probabilities![3 * n + i];
+        expect(Math.abs(sum - 1)).toBeLessThan(1e-5);
+      }
+    }
+    // The untrained network predicts more than one class somewhere, so the check above is not vacuous.
+    const classes = new Set([...preds.values()].flatMap((p) => [...new Set(p.segmentation)]));
+    expect(classes.size).toBeGreaterThan(1);
+    expect(readdirSync(out).filter((f) => !f.endsWith('.json')).every((f) => isPredictionFile(f))).toBe(true);
+  });
+
+  it('uint8 probabilities round to 1/255 and leave the segmentation as it is', () => {
+    const floatDir = join(root, 'pred-float');
+    const out = join(root, 'pred-u8');
+    predictAll(out, 'uint8');
+    const ds = openDataset(testData);
+    for (const ref of ds.cases) {
+      const name = niftiStem(ref.image);
+      const c = loadCase(ds, ref);
+      const a = readPrediction(floatDir, name, c.image, ref.image)!;
+      const b = readPrediction(out, name, c.image, ref.image)!;
+      expect(b.segmentation).toEqual(a.segmentation);
+      let maxDiff = 0;
+      for (let i = 0; i < a.probabilities!.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.probabilities![i] - b.probabilities![i]));
+      expect(maxDiff).toBeLessThanOrEqual(0.5 / 255 + 1e-6);
+    }
+  });
+
+  it.each([
+    ['acdc', undefined],
+    ['without RV', { name: 'acdc-no-rv', map: { 0: 'background', 1: 'background', 2: 'MYO', 3: 'LV' } }],
+  ])('every metric scores that prediction (%s): calibration correctness = the voxels Dice counts as right', (_name, map) => {
+    let labels: string | undefined;
+    if (map !== undefined) {
+      labels = join(root, 'no-rv.json');
+      writeFileSync(labels, JSON.stringify(map));
+    }
+    for (const dir of ['pred-float', 'pred-u8']) {
+      const r = evaluateDirectory({ pred: join(root, dir), gt: testData, ...(labels === undefined ? {} : { labels }) });
+      expect(r.cases.length).toBe(4); // 2 patients, ED and ES
+      const ds = openDataset(testData, { ...(labels === undefined ? {} : { labels }) });
+      for (const ev of r.cases) {
+        const ref = ds.cases.find((c) => c.id === ev.id)!;
+        const c = loadCase(ds, ref);
+        const seg = readPrediction(join(root, dir), niftiStem(ref.image), c.image, ref.image)!.segmentation;
+        const target = c.labels!.data;
+        // The prediction with unlabelled classes as background, against the ground truth.
+        let right = 0;
+        for (let i = 0; i < seg.length; i++) right += (c.labelled[seg[i]] ? seg[i] : 0) === target[i] ? 1 : 0;
+        const cal = ev.calibration!.all;
+        expect(cal.pixels).toBe(seg.length);
+        expect(cal.bins.correct.reduce((a, v) => a + v, 0)).toBe(right);
+        expect(ev.uncertainty!.entropy!.errors).toBe(seg.length - right);
+      }
+    }
+  });
+});
