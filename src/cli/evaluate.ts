@@ -16,7 +16,7 @@ import {
   type MetricJson,
   type Stat,
 } from '../evaluate/index.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from '../util/index.js';
 
 export interface EvaluateCliOptions {
   readonly pred: string;
