@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCase, makeSplits, openDataset, planSliceTransform, preprocessOptions, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { evaluateDirectory } from '../src/evaluate/index.js';
 import { argmax } from '../src/metrics/index.js';
-import { isPredictionFile, niftiStem, Predictor, readPrediction, writePrediction, type VolumePrediction } from '../src/predict/index.js';
+import { hasPrediction, isPredictionFile, niftiStem, Predictor, readPrediction, writePrediction, type VolumePrediction } from '../src/predict/index.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
 
@@ -68,9 +68,7 @@ describe('one prediction on a resampled volume', () => {
     for (const ref of ds.cases) {
       const name = niftiStem(ref.image);
       const c = loadCase(ds, ref);
-      const files = readPrediction(out, name, c.image, ref.image);
-      expect(files).toBeDefined();
-      const { segmentation, probabilities, entropy, scores } = files!;
+      const { segmentation, probabilities, entropy, scores } = readPrediction(out, name, c.image, ref.image);
       expect(probabilities).toBeDefined();
       expect(segmentation).toEqual(argmax(probabilities!, 4));
       const p = preds.get(name)!;
@@ -89,6 +87,9 @@ describe('one prediction on a resampled volume', () => {
     const classes = new Set([...preds.values()].flatMap((p) => [...new Set(p.segmentation)]));
     expect(classes.size).toBeGreaterThan(1);
     expect(readdirSync(out).filter((f) => !f.endsWith('.json')).every((f) => isPredictionFile(f))).toBe(true);
+    expect(hasPrediction(out, niftiStem(ds.cases[0].image))).toBe(true);
+    expect(hasPrediction(out, 'patient099_frame01')).toBe(false);
+    expect(() => readPrediction(out, 'patient099_frame01', image, 'gt.nii.gz')).toThrow(/patient099_frame01_seg\.nii\.gz: no such segmentation file/);
   });
 
   it('uint8 probabilities round to 1/255 and leave the segmentation as it is', () => {
@@ -99,8 +100,8 @@ describe('one prediction on a resampled volume', () => {
     for (const ref of ds.cases) {
       const name = niftiStem(ref.image);
       const c = loadCase(ds, ref);
-      const a = readPrediction(floatDir, name, c.image, ref.image)!;
-      const b = readPrediction(out, name, c.image, ref.image)!;
+      const a = readPrediction(floatDir, name, c.image, ref.image);
+      const b = readPrediction(out, name, c.image, ref.image);
       expect(b.segmentation).toEqual(a.segmentation);
       let maxDiff = 0;
       for (let i = 0; i < a.probabilities!.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.probabilities![i] - b.probabilities![i]));
@@ -124,7 +125,7 @@ describe('one prediction on a resampled volume', () => {
       for (const ev of r.cases) {
         const ref = ds.cases.find((c) => c.id === ev.id)!;
         const c = loadCase(ds, ref);
-        const seg = readPrediction(join(root, dir), niftiStem(ref.image), c.image, ref.image)!.segmentation;
+        const seg = readPrediction(join(root, dir), niftiStem(ref.image), c.image, ref.image).segmentation;
         const target = c.labels!.data;
         // The prediction with unlabelled classes as background, against the ground truth.
         let right = 0;

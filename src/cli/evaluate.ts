@@ -17,7 +17,7 @@ import {
   type Stat,
 } from '../evaluate/index.js';
 import { tableText, textCell, type Table } from '../report/index.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from '../util/index.js';
 
 export interface EvaluateCliOptions {
   readonly pred: string;

@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadCase, openDataset, spacingIsKnown, type CaseRef, type Dataset, type LabelMap, type Volume } from '../data/index.js';
-import { niftiStem, readPrediction, segmentationPath } from '../predict/index.js';
+import { hasPrediction, niftiStem, readPrediction, segmentationPath } from '../predict/index.js';
 import { evaluateCase, type CaseEvaluation } from './case.js';
 import { summarize, type EvaluationSummary } from './summary.js';
 
@@ -46,11 +46,10 @@ export interface DirectoryEvaluation {
   readonly missing: MissingPrediction[];
 }
 
-function evaluateOne(dataset: Dataset, ref: CaseRef, opts: EvaluateDirectoryOptions, dir: string): CaseEvaluation | undefined {
+function evaluateOne(dataset: Dataset, ref: CaseRef, opts: EvaluateDirectoryOptions, dir: string): CaseEvaluation {
   const gtCase = loadCase(dataset, ref);
   const gt = gtCase.labels as Volume<Uint8Array>;
   const p = readPrediction(dir, niftiStem(ref.image), gt, ref.labels as string);
-  if (p === undefined) return undefined;
   return evaluateCase({
     id: ref.id,
     patient: ref.patient,
@@ -91,9 +90,9 @@ export function evaluateDirectory(opts: EvaluateDirectoryOptions): DirectoryEval
   const cases: CaseEvaluation[] = [];
   const missing: MissingPrediction[] = [];
   for (const ref of dataset.cases) {
-    const ev = evaluateOne(dataset, ref, opts, dir);
-    if (ev === undefined) missing.push({ id: ref.id, expected: segmentationPath(dir, niftiStem(ref.image)) });
-    else cases.push(ev);
+    const name = niftiStem(ref.image);
+    if (hasPrediction(dir, name)) cases.push(evaluateOne(dataset, ref, opts, dir));
+    else missing.push({ id: ref.id, expected: segmentationPath(dir, name) });
   }
   if (cases.length === 0) {
     throw new Error(

@@ -43,6 +43,11 @@ export function segmentationPath(dir: string, name: string): string {
   return join(dir, `${name}_seg.nii.gz`);
 }
 
+/** Whether `dir` holds a segmentation file of case `name` (`NAME_seg.nii.gz` or `.nii`). */
+export function hasPrediction(dir: string, name: string): boolean {
+  return findNifti(dir, `${name}_seg`) !== undefined;
+}
+
 /** Where the prediction came from, for `NAME_uncertainty.json`. */
 export interface PredictionSource {
   /** The input file. */
@@ -166,13 +171,13 @@ function readProbabilities(dir: string, name: string, ref: Volume, refFile: stri
  * Reads the prediction files of case `name` from `dir`, checking each against the grid of `ref`
  * (read from `refFile`, which errors name).
  *
- * @returns undefined when `dir` holds no `NAME_seg` file
- * @throws {Error} naming the file: off the reference grid (both files, shapes and affines), a
- *   label outside 0..3, an incomplete set of probability maps, an invalid uncertainty JSON
+ * @throws {Error} naming the file: no `NAME_seg` file (see {@link hasPrediction}), off the
+ *   reference grid (both files, shapes and affines), a label outside 0..3, an incomplete set of
+ *   probability maps, an invalid uncertainty JSON
  */
-export function readPrediction(dir: string, name: string, ref: Volume, refFile: string): PredictionFiles | undefined {
+export function readPrediction(dir: string, name: string, ref: Volume, refFile: string): PredictionFiles {
   const segmentationFile = findNifti(dir, `${name}_seg`);
-  if (segmentationFile === undefined) return undefined;
+  if (segmentationFile === undefined) throw new Error(`${segmentationPath(dir, name)}: no such segmentation file (nor .nii)`);
   const seg = readNiftiLabels(segmentationFile);
   checkGrid(seg, segmentationFile, ref, refFile);
   const bad = seg.data.findIndex((v) => v >= NUM_CLASSES);

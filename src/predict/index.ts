@@ -4,6 +4,7 @@
  */
 export { Predictor, type PredictOptions, type VolumePrediction } from './predict.js';
 export {
+  hasPrediction,
   isPredictionFile,
   niftiStem,
   readPrediction,
