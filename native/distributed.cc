@@ -87,9 +87,10 @@ static void waitFor(const c10::intrusive_ptr<c10d::Work>& work, const Group& g) 
   if (!work->wait(g.timeout)) throw std::runtime_error("timed out after " + std::to_string(g.timeout.count()) + " ms");
 }
 
-// distNewGroup(backend, host, port, rank, worldSize, timeoutMs, bindHost, iface) -> id.
+// distNewGroup(backend, host, port, rank, worldSize, timeoutMs, initTimeoutMs, bindHost, iface) -> id.
 // Rank 0 serves the TCPStore on host:port and waits for the others to join; every rank then
-// builds the process group over the store (the backends' own rendezvous). bindHost / iface pick
+// builds the process group over the store (the backends' own rendezvous), all within initTimeoutMs.
+// timeoutMs bounds each collective. bindHost / iface pick
 // the address Gloo listens on ('' for libtorch's default: this machine's hostname).
 static Napi::Value distNewGroup(Args& a) {
   std::string backend = a.s(0);
@@ -98,12 +99,14 @@ static Napi::Value distNewGroup(Args& a) {
   int64_t rank = a.i64(3);
   int64_t world = a.i64(4);
   int64_t timeoutMs = a.i64(5);
-  std::string bindHost = a.s(6);
-  std::string iface = a.s(7);
+  int64_t initTimeoutMs = a.i64(6);
+  std::string bindHost = a.s(7);
+  std::string iface = a.s(8);
   if (port < 1 || port > 65535) a.fail(2, "must be a port in 1..65535, got " + std::to_string(port));
   if (world < 1) a.fail(4, "must be at least 1, got " + std::to_string(world));
   if (rank < 0 || rank >= world) a.fail(3, "must be in 0.." + std::to_string(world - 1) + ", got " + std::to_string(rank));
   if (timeoutMs < 1) a.fail(5, "must be a positive number of milliseconds");
+  if (initTimeoutMs < 1) a.fail(6, "must be a positive number of milliseconds");
   if (backend != "gloo" && backend != "nccl") a.fail(0, "must be 'gloo' or 'nccl', got '" + backend + "'");
   if (backend == "nccl" && !HMCSEG_NCCL) {
     throw std::runtime_error("the nccl backend needs a CUDA libtorch with NCCL; this addon was built without it");
@@ -115,7 +118,7 @@ static Napi::Value distNewGroup(Args& a) {
   so.isServer = rank == 0;
   so.numWorkers = static_cast<std::size_t>(world);
   so.waitWorkers = true;
-  so.timeout = timeout;
+  so.timeout = std::chrono::milliseconds(initTimeoutMs);
   auto store = c10::make_intrusive<c10d::TCPStore>(host, so);
 
   Group g{store, {}, timeout};

@@ -82,6 +82,7 @@ export interface Binding {
     rank: number,
     worldSize: number,
     timeoutMs: number,
+    initTimeoutMs: number,
     bindHost: string,
     iface: string,
   ): number;

@@ -42,8 +42,10 @@ export interface DistributedEnv {
 export interface ProcessGroupOptions extends Partial<DistributedEnv> {
   /** 'gloo' (default; CPU tensors) or 'nccl' (CUDA tensors, a CUDA libtorch with NCCL). */
   backend?: DistributedBackend;
-  /** Limit of the rendezvous and of each collective, in ms (default 300,000, 5 minutes). */
+  /** Limit of each collective, in ms (default 300,000: 5 minutes). */
   timeoutMs?: number;
+  /** Limit of the rendezvous (every rank started and connected), in ms (default: timeoutMs). */
+  initTimeoutMs?: number;
   /** The environment to read what the options leave out from (default `process.env`). */
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -130,7 +132,7 @@ function isLoopback(host: string): boolean {
 
 /**
  * Joins a process group: rank 0 serves the store at `masterAddr:masterPort` and every rank
- * connects, within `timeoutMs`. Options override the environment (torchrun's variables, see
+ * connects, within `initTimeoutMs`. Options override the environment (torchrun's variables, see
  * {@link readTorchrunEnv}). Gloo listens on the loopback address when the master is local, on
  * `GLOO_SOCKET_IFNAME`'s interface when that is set, else on this machine's hostname.
  */
@@ -143,6 +145,8 @@ export function initProcessGroup(opts: ProcessGroupOptions = {}): ProcessGroup {
   const where = readTorchrunEnv(env, opts);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   checkInt('timeoutMs', timeoutMs, 1, 2 ** 31 - 1);
+  const initTimeoutMs = opts.initTimeoutMs ?? timeoutMs;
+  checkInt('initTimeoutMs', initTimeoutMs, 1, 2 ** 31 - 1);
   const built = distributedBackends();
   if (!built.includes(backend)) {
     throw new Error(
@@ -158,11 +162,11 @@ export function initProcessGroup(opts: ProcessGroupOptions = {}): ProcessGroup {
   const others = Array.from({ length: where.worldSize }, (_, r) => r).filter((r) => r !== where.rank);
   let id: number;
   try {
-    id = B.distNewGroup(backend, where.masterAddr, where.masterPort, where.rank, where.worldSize, timeoutMs, bindHost, iface);
+    id = B.distNewGroup(backend, where.masterAddr, where.masterPort, where.rank, where.worldSize, timeoutMs, initTimeoutMs, bindHost, iface);
   } catch (e) {
     throw new DistributedError(
       `initProcessGroup failed on rank ${where.rank} of ${where.worldSize} (store ${where.masterAddr}:${where.masterPort}, ` +
-        `timeout ${timeoutMs} ms; ${peerText(others)}): ${(e as Error).message}`,
+        `timeout ${initTimeoutMs} ms; ${peerText(others)}): ${(e as Error).message}`,
       'initProcessGroup',
       where.rank,
       where.worldSize,
