@@ -14,11 +14,10 @@
  * a process group.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { initProcessGroup, setNumThreads, zeros, type ProcessGroup } from '../src/engine/index.js';
+import { freePort, initProcessGroup, setNumThreads, zeros, type ProcessGroup } from '../src/engine/index.js';
 import { UNET_DEFAULTS, UNet, type UNetConfig } from '../src/models/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { machine, median, repoRoot } from './util.js';
@@ -74,17 +73,6 @@ function rankMain(threads: number, warmup: number, runs: number): void {
   for (const [name, measure] of Object.entries(MEASURES)) times[name] = measure(pg, { warmup, runs, params });
   pg.shutdown();
   process.stdout.write(JSON.stringify({ rank: pg.rank, params, times }) + '\n');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => res(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 interface RankOutput {

@@ -5,10 +5,9 @@
 // dist/). Every child is killed at a hard limit, so no test can hang.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { distributedBackends, initProcessGroup, readTorchrunEnv, zeros } from '../src/engine/index.js';
+import { distributedBackends, freePort, initProcessGroup, readTorchrunEnv, zeros } from '../src/engine/index.js';
 
 const RANK_SCRIPT = resolve(__dirname, 'helpers/dist-rank.mjs');
 const COMPILED = resolve(__dirname, '../dist/src/engine/index.js');
@@ -20,17 +19,6 @@ const missing = !distributedBackends().includes('gloo')
     ? `${COMPILED} is missing (npm run build:ts; npm test does it)`
     : undefined;
 if (missing) console.log(`distributed tests skipped: ${missing}`);
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => res(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 interface RankResult {
   code: number | null;
@@ -210,7 +198,7 @@ describe('process groups: bad environments and arguments', () => {
     try {
       expect([pg.rank, pg.worldSize, pg.localRank, pg.device]).toEqual([0, 1, 0, 'cpu']);
       const t = zeros([2, 3]).add(2);
-      expect(Array.from(pg.allreduce(t, 'mean').toArray())).toEqual([2, 2, 2, 2, 2, 2]);
+      expect(Array.from(pg.allreduce(t, 'mean').toArray() as Float32Array)).toEqual([2, 2, 2, 2, 2, 2]);
       expect(() => pg.broadcast(t, 1)).toThrow(/^broadcast: root must be a rank in 0\.\.0, got 1/);
       expect(() => pg.allreduce(t.transpose(0, 1))).toThrow(/^allreduce: the tensor must be contiguous/);
       expect(() => pg.allreduce(t, 'max' as 'sum')).toThrow(/^allreduce: op must be 'sum' or 'mean', got "max"/);

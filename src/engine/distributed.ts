@@ -17,6 +17,7 @@
  * pg.shutdown();
  * ```
  */
+import { createServer } from 'node:net';
 import { binding } from './binding.js';
 import { checkDevice } from './device.js';
 import { nativeOf, type Tensor } from './tensor.js';
@@ -124,6 +125,21 @@ export function readTorchrunEnv(env: Env = process.env, given: Partial<Distribut
   const masterPort =
     given.masterPort === undefined ? intVar(env, 'MASTER_PORT', 1, 65535) : checkInt('masterPort', given.masterPort, 1, 65535);
   return { rank, worldSize, localRank, masterAddr, masterPort };
+}
+
+/**
+ * A TCP port that is free on `host` now, for `MASTER_PORT` when this process launches the ranks
+ * itself (another process may still take it before rank 0 listens).
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? res(addr.port) : rej(new Error(`freePort: no port on ${host}`))));
+    });
+  });
 }
 
 function isLoopback(host: string): boolean {
