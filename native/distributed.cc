@@ -83,6 +83,8 @@ static Group& groupArg(const Args& a, size_t i) {
 }
 
 // Waits for a collective with the group's timeout; a peer that died or timed out throws here.
+// The ranks must call matching collectives on tensors of one size and dtype: Gloo aborts the
+// process when sizes differ, so src/engine/distributed.ts agrees on them first.
 static void waitFor(const c10::intrusive_ptr<c10d::Work>& work, const Group& g) {
   if (!work->wait(g.timeout)) throw std::runtime_error("timed out after " + std::to_string(g.timeout.count()) + " ms");
 }
@@ -142,12 +144,14 @@ static Napi::Value distNewGroup(Args& a) {
   return Napi::Number::New(a.env(), static_cast<double>(next++));
 }
 
-// distAllreduce(id, t): t <- the sum of t over the ranks, in place.
+// distAllreduce(id, t, op): t <- the sum ('sum') or the maximum ('max') of t over the ranks, in place.
 static Napi::Value distAllreduce(Args& a) {
   Group& g = groupArg(a, 0);
   std::vector<at::Tensor> ts{a.t(1)};
+  std::string op = a.s(2);
+  if (op != "sum" && op != "max") a.fail(2, "must be 'sum' or 'max', got '" + op + "'");
   c10d::AllreduceOptions o;
-  o.reduceOp = c10d::ReduceOp::SUM;
+  o.reduceOp = op == "sum" ? c10d::ReduceOp::SUM : c10d::ReduceOp::MAX;
   o.timeout = g.timeout;
   waitFor(g.pg->allreduce(ts, o), g);
   return a.env().Undefined();

@@ -1,5 +1,6 @@
 // Process groups on Gloo with two real ranks: child processes with torchrun's environment on
-// 127.0.0.1 and a free port. Known sums, means and broadcasts; a barrier that waits; a rank that
+// 127.0.0.1 and a free port. Known sums, means and broadcasts; a barrier that waits; ranks that
+// call different collectives or pass different tensors get an error, not Gloo's abort; a rank that
 // exits, is killed or hangs makes the other fail within its timeout with the op and the peer named,
 // never hang; bad environments give clear errors. The ranks run the compiled engine (npm test builds
 // dist/). Every child is killed at a hard limit, so no test can hang.
@@ -107,6 +108,21 @@ describe.skipIf(missing !== undefined)('process groups on Gloo, 2 ranks', () => 
     expect(last(r0!).barrierWaitMs).toBeGreaterThanOrEqual(300);
   });
 
+  it('ranks that disagree on the collective or the tensor: every rank gets the same error and the group stays in step', async () => {
+    const results = await launch('mismatch', { ranks: [0, 1] });
+    for (const [rank, r] of results.entries()) {
+      expect(r.code, r.stderr).toBe(0);
+      const o = last(r) as { caught: Record<string, unknown>[]; after: number[] };
+      const messages = o.caught.map((c) => c.message);
+      expect(o.caught.every((c) => c.name === 'DistributedError')).toBe(true);
+      expect(messages[0]).toBe(`allreduce on rank ${rank}: the ranks disagree on the element count: ${rank === 0 ? 4 : 6} here, 4 to 6 across the ranks`);
+      expect(messages[1]).toBe(`allreduce on rank ${rank}: the ranks disagree on the dtype: ${rank === 0 ? 'float32' : 'float64'} here, float32 to float64 across the ranks`);
+      expect(messages[2]).toBe(`broadcast on rank ${rank}: the ranks disagree on the root: ${rank} here, 0 to 1 across the ranks`);
+      expect(messages[3]).toBe(`${rank === 0 ? 'barrier' : 'broadcast'} on rank ${rank}: the ranks disagree on the collective: ${rank === 0 ? 'barrier' : 'broadcast'} here, broadcast to barrier across the ranks`);
+      expect(o.after).toEqual([1, 2]);
+    }
+  });
+
   it('a rank that exits: the other\'s allreduce fails at once naming the op and the peer, then the group is broken', async () => {
     const [r0, r1] = await launch('exit', { ranks: [0, 1] });
     expect(r1!.code).toBe(3);
@@ -144,13 +160,14 @@ describe.skipIf(missing !== undefined)('process groups on Gloo, 2 ranks', () => 
   });
 
   it('a rank that never comes: rendezvous fails within the timeout on the rank that waits', async () => {
-    const t0 = Date.now();
     const [r0] = await launch('ops', { ranks: [0], worldSize: 2, initTimeoutMs: 1500 });
     const o = last(r0!) as { init: Record<string, unknown> };
     expect(o.init.name).toBe('DistributedError');
     expect(o.init.op).toBe('initProcessGroup');
     expect(o.init.message).toMatch(/^initProcessGroup failed on rank 0 of 2 \(store 127\.0\.0\.1:\d+, timeout 1500 ms; peer rank 1\): /);
-    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(o.init.elapsedMs as number).toBeGreaterThanOrEqual(1400);
+    // libtorch 1.13's store gives up after one to two timeouts; the margin is for a loaded machine
+    expect(o.init.elapsedMs as number).toBeLessThan(25_000);
   });
 });
 

@@ -86,7 +86,7 @@ export interface Binding {
     bindHost: string,
     iface: string,
   ): number;
-  distAllreduce(id: number, t: T): void;
+  distAllreduce(id: number, t: T, op: 'sum' | 'max'): void;
   distBroadcast(id: number, t: T, root: number): void;
   distBarrier(id: number): void;
   distFreeGroup(id: number): void;

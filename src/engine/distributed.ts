@@ -18,9 +18,9 @@
  * ```
  */
 import { createServer } from 'node:net';
-import { binding } from './binding.js';
+import { binding, DTYPE_CODES, DTYPES } from './binding.js';
 import { checkDevice } from './device.js';
-import { nativeOf, type Tensor } from './tensor.js';
+import { nativeOf, tensor, type Tensor } from './tensor.js';
 
 const B = binding();
 
@@ -45,7 +45,10 @@ export interface ProcessGroupOptions extends Partial<DistributedEnv> {
   backend?: DistributedBackend;
   /** Limit of each collective, in ms (default 300,000: 5 minutes). */
   timeoutMs?: number;
-  /** Limit of the rendezvous (every rank started and connected), in ms (default: timeoutMs). */
+  /**
+   * Limit of the rendezvous (every rank started and connected), in ms (default: timeoutMs). A rank
+   * that never comes fails the others after one to two of it (libtorch 1.13's store waits twice).
+   */
   initTimeoutMs?: number;
   /** The environment to read what the options leave out from (default `process.env`). */
   env?: Readonly<Record<string, string | undefined>>;
@@ -71,6 +74,9 @@ export class DistributedError extends Error {
 }
 
 const DEFAULT_TIMEOUT_MS = 300_000;
+
+const COLLECTIVES = ['allreduce', 'broadcast', 'barrier'] as const;
+type Collective = (typeof COLLECTIVES)[number];
 
 /** The backends this addon was built with ('gloo' needs Gloo's headers at build time). */
 export function distributedBackends(): DistributedBackend[] {
@@ -232,7 +238,7 @@ export class ProcessGroup {
    */
   allreduce(t: Tensor, op: 'sum' | 'mean' = 'sum'): Tensor {
     if (op !== 'sum' && op !== 'mean') throw new TypeError(`allreduce: op must be 'sum' or 'mean', got ${JSON.stringify(op)}`);
-    this.#run('allreduce', t, (id) => B.distAllreduce(id, nativeOf(t)));
+    this.#run('allreduce', t, 0, (id) => B.distAllreduce(id, nativeOf(t), 'sum'));
     if (op === 'mean' && this.worldSize > 1) t.mul_(1 / this.worldSize);
     return t;
   }
@@ -242,13 +248,13 @@ export class ProcessGroup {
     if (!Number.isInteger(root) || root < 0 || root >= this.worldSize) {
       throw new RangeError(`broadcast: root must be a rank in 0..${this.worldSize - 1}, got ${root}`);
     }
-    this.#run('broadcast', t, (id) => B.distBroadcast(id, nativeOf(t), root));
+    this.#run('broadcast', t, root, (id) => B.distBroadcast(id, nativeOf(t), root));
     return t;
   }
 
   /** Returns once every rank has called it. */
   barrier(): void {
-    this.#run('barrier', undefined, (id) => B.distBarrier(id));
+    this.#run('barrier', undefined, 0, (id) => B.distBarrier(id));
   }
 
   /** Leaves the group and frees its sockets and threads (rank 0's ends the store). Idempotent. */
@@ -258,7 +264,7 @@ export class ProcessGroup {
     this.#id = undefined;
   }
 
-  #run(op: string, t: Tensor | undefined, fn: (id: number) => void): void {
+  #run(op: Collective, t: Tensor | undefined, root: number, fn: (id: number) => void): void {
     if (this.#id === undefined) throw new Error(`${op}: the process group is shut down`);
     if (this.#broken !== undefined) throw new Error(`${op}: the process group is broken since ${this.#broken}; shut it down`);
     if (t !== undefined) {
@@ -266,16 +272,57 @@ export class ProcessGroup {
       if (!t.isContiguous()) throw new TypeError(`${op}: the tensor must be contiguous`);
     }
     const start = Date.now();
+    let disagreement: string | undefined;
     try {
-      fn(this.#id);
+      disagreement = this.#agree(this.#id, op, t, root);
+      if (disagreement === undefined) fn(this.#id);
     } catch (e) {
-      if (e instanceof TypeError) throw e;  // a bad argument: the group is still whole
-      const peers = Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => r !== this.rank);
+      if (e instanceof TypeError) throw e; // a bad argument: the group is still whole
+      const peers = this.#peers();
       const what =
         `${op} failed on rank ${this.rank} of ${this.worldSize} after ${Date.now() - start} ms ` +
         `(timeout ${this.timeoutMs} ms; ${peerText(peers)} died, hung or left)`;
       this.#broken = what;
       throw new DistributedError(`${what}: ${(e as Error).message}`, op, this.rank, this.worldSize, peers, { cause: e });
     }
+    // Every rank saw the same signatures, so every rank throws here and the group stays in step.
+    if (disagreement !== undefined) {
+      throw new DistributedError(`${op} on rank ${this.rank}: the ranks disagree on ${disagreement}`, op, this.rank, this.worldSize, this.#peers());
+    }
+  }
+
+  #peers(): number[] {
+    return Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => r !== this.rank);
+  }
+
+  /**
+   * Agrees on the collective before running it: Gloo aborts the process when the ranks' sizes
+   * differ, and a broadcast of another size or a different op would silently go wrong. One small
+   * allreduce (max) of each rank's signature and its negation gives every rank the signatures'
+   * maximum and minimum; they differ exactly when some rank differs. Returns what differs, if any.
+   */
+  #agree(id: number, op: Collective, t: Tensor | undefined, root: number): string | undefined {
+    const sig = [COLLECTIVES.indexOf(op), t === undefined ? -1 : DTYPE_CODES[t.dtype], t?.numel ?? 0, root];
+    const k = sig.length;
+    const buf = new BigInt64Array(2 * k);
+    sig.forEach((v, i) => {
+      buf[i] = BigInt(v);
+      buf[k + i] = BigInt(-v);
+    });
+    const h = tensor(buf, undefined, { device: this.device });
+    let out: BigInt64Array;
+    try {
+      B.distAllreduce(id, nativeOf(h), 'max');
+      out = h.toArray() as BigInt64Array;
+    } finally {
+      h.dispose();
+    }
+    const names = ['the collective', 'the dtype', 'the element count', 'the root'];
+    const show = (i: number, v: number) => (i === 0 ? (COLLECTIVES[v] ?? '?') : i === 1 ? (DTYPES[v] ?? 'none') : String(v));
+    for (let i = 0; i < k; i++) {
+      const [max, min] = [Number(out[i]), -Number(out[k + i])];
+      if (max !== min) return `${names[i]}: ${show(i, sig[i]!)} here, ${show(i, min)} to ${show(i, max)} across the ranks`;
+    }
+    return undefined;
   }
 }

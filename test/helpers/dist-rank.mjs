@@ -17,10 +17,11 @@ function failure(e) {
 }
 
 let pg;
+const initStart = Date.now();
 try {
   pg = initProcessGroup({ timeoutMs, initTimeoutMs });
 } catch (e) {
-  report({ init: failure(e) });
+  report({ init: { ...failure(e), elapsedMs: Date.now() - initStart } });
   process.exit(0);
 }
 out.rank = pg.rank;
@@ -59,6 +60,25 @@ if (scenario === 'ops') {
     bcast1: Array.from(b1.toArray()),
     afterShutdown,
   });
+} else if (scenario === 'mismatch') {
+  const caught = [];
+  const attempt = (fn) => {
+    try {
+      fn();
+      caught.push(null);
+    } catch (e) {
+      caught.push(failure(e));
+    }
+  };
+  attempt(() => pg.allreduce(tensor(new Float32Array(r === 0 ? 4 : 6))));
+  attempt(() => pg.allreduce(tensor(r === 0 ? new Float32Array(3) : new Float64Array(3))));
+  attempt(() => pg.broadcast(tensor(new Float32Array(2)), r));
+  attempt(() => (r === 0 ? pg.barrier() : pg.broadcast(tensor(new Float32Array(2)))));
+  // the group is still in step
+  const t = tensor(new Float32Array([r, 1]));
+  pg.allreduce(t);
+  pg.shutdown();
+  report({ caught, after: Array.from(t.toArray()) });
 } else if (scenario === 'exit' || scenario === 'kill' || scenario === 'hang') {
   pg.barrier();
   const t = tensor(new Float32Array([1, 2, 3]));
