@@ -6,7 +6,9 @@
  * for with the group's timeout: a rank that dies (its sockets close) fails the others' next
  * collective at once, a rank that hangs fails it after `timeoutMs`; either way a
  * {@link DistributedError} names the op, this rank and the peer(s), and the group is then broken
- * (every later collective throws; `shutdown()` it).
+ * (every later collective throws; `shutdown()` it). Before each collective the ranks agree on it
+ * (which one, the dtype, the element count, the root) in one small allreduce: ranks that disagree
+ * all get a DistributedError saying on what, and the group stays usable.
  *
  * @example
  * ```ts
@@ -181,7 +183,7 @@ export function initProcessGroup(opts: ProcessGroupOptions = {}): ProcessGroup {
   if (backend === 'nccl') checkDevice(`cuda:${where.localRank}`, 'initProcessGroup');
   const iface = env.GLOO_SOCKET_IFNAME ?? '';
   const bindHost = iface === '' && isLoopback(where.masterAddr) ? '127.0.0.1' : '';
-  const others = Array.from({ length: where.worldSize }, (_, r) => r).filter((r) => r !== where.rank);
+  const others = otherRanks(where.rank, where.worldSize);
   let id: number;
   try {
     id = B.distNewGroup(backend, where.masterAddr, where.masterPort, where.rank, where.worldSize, timeoutMs, initTimeoutMs, bindHost, iface);
@@ -197,6 +199,10 @@ export function initProcessGroup(opts: ProcessGroupOptions = {}): ProcessGroup {
     );
   }
   return new ProcessGroup(id, backend, where, timeoutMs);
+}
+
+function otherRanks(rank: number, worldSize: number): number[] {
+  return Array.from({ length: worldSize }, (_, r) => r).filter((r) => r !== rank);
 }
 
 function peerText(peers: readonly number[]): string {
@@ -234,7 +240,8 @@ export class ProcessGroup {
 
   /**
    * In place: `t` becomes the sum (or the mean) of every rank's `t`. All ranks call it with tensors
-   * of one shape and dtype, contiguous, on {@link device}. Returns `t`.
+   * of one element count and dtype (a mismatch throws on every rank), contiguous, on
+   * {@link device}. Returns `t`.
    */
   allreduce(t: Tensor, op: 'sum' | 'mean' = 'sum'): Tensor {
     if (op !== 'sum' && op !== 'mean') throw new TypeError(`allreduce: op must be 'sum' or 'mean', got ${JSON.stringify(op)}`);
@@ -278,7 +285,7 @@ export class ProcessGroup {
       if (disagreement === undefined) fn(this.#id);
     } catch (e) {
       if (e instanceof TypeError) throw e; // a bad argument: the group is still whole
-      const peers = this.#peers();
+      const peers = otherRanks(this.rank, this.worldSize);
       const what =
         `${op} failed on rank ${this.rank} of ${this.worldSize} after ${Date.now() - start} ms ` +
         `(timeout ${this.timeoutMs} ms; ${peerText(peers)} died, hung or left)`;
@@ -287,12 +294,8 @@ export class ProcessGroup {
     }
     // Every rank saw the same signatures, so every rank throws here and the group stays in step.
     if (disagreement !== undefined) {
-      throw new DistributedError(`${op} on rank ${this.rank}: the ranks disagree on ${disagreement}`, op, this.rank, this.worldSize, this.#peers());
+      throw new DistributedError(`${op} on rank ${this.rank}: the ranks disagree on ${disagreement}`, op, this.rank, this.worldSize, otherRanks(this.rank, this.worldSize));
     }
-  }
-
-  #peers(): number[] {
-    return Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => r !== this.rank);
   }
 
   /**
