@@ -105,7 +105,7 @@ describe.skipIf(missing !== undefined)('process groups on Gloo, 2 ranks', () => 
       expect(o.afterShutdown).toMatch(/^barrier: the process group is shut down/);
     }
     // rank 1 came 400 ms late to the barrier
-    expect(last(r0!).barrierWaitMs).toBeGreaterThanOrEqual(300);
+    expect(last(r0!).barrierWaitMs).toBeGreaterThanOrEqual(200);
   });
 
   it('ranks that disagree on the collective or the tensor: every rank gets the same error and the group stays in step', async () => {
