@@ -10,7 +10,8 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
-        "_GLIBCXX_USE_CXX11_ABI=<!(node scripts/find-libtorch.cjs abi)"
+        "_GLIBCXX_USE_CXX11_ABI=<!(node scripts/find-libtorch.cjs abi)",
+        "<!@(node scripts/find-libtorch.cjs defines)"
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],

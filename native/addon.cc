@@ -573,6 +573,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeTensor", data->tensorCtor.Value());
   registerOps(env, exports, kCoreOps, kCoreOpsCount);
   registerOps(env, exports, kMathOps, kMathOpsCount);
+  registerDistributed(env, exports);
   return exports;
 }
 

@@ -93,4 +93,7 @@ extern const size_t kMathOpsCount;
 extern const OpDef kCoreOps[];
 extern const size_t kCoreOpsCount;
 
+// Devices and process groups (native/distributed.cc): registers its ops and an exit hook.
+void registerDistributed(Napi::Env env, Napi::Object exports);
+
 }  // namespace hmcseg

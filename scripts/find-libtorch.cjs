@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Locates libtorch for node-gyp. Order: $LIBTORCH (a directory with include/ and lib/), then a
 // Python `torch` installation, then Debian's libtorch-dev. Prints one field for binding.gyp:
-//   include | libdir | abi | libs
+//   include | libdir | abi | libs | defines
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -65,8 +65,23 @@ if (!found) {
   );
   process.exit(1);
 }
+// NCCL (native/distributed.cc): a CUDA libtorch, with NCCL's and CUDA's headers, which
+// ProcessGroupNCCL.hpp includes (a CUDA toolkit's, or a pip install's nvidia/*/include).
+function ncclIncludes() {
+  if (!fs.existsSync(path.join(found.libdir, 'libtorch_cuda.so'))) return null;
+  const cudaHome = process.env.CUDA_HOME ?? process.env.CUDA_PATH ?? '/usr/local/cuda';
+  const pip = path.join(found.libdir, '..', '..', 'nvidia');
+  const dirs = [path.join(cudaHome, 'include'), '/usr/include', path.join(pip, 'nccl/include'), path.join(pip, 'cuda_runtime/include')];
+  const holding = (header) => dirs.find((d) => fs.existsSync(path.join(d, header)));
+  const nccl = holding('nccl.h');
+  const cuda = holding('cuda_runtime_api.h');
+  return nccl && cuda ? [...new Set([nccl, cuda])] : null;
+}
+
+const nccl = ncclIncludes();
 const what = process.argv[2];
-if (what === 'include') console.log(found.include.join(' '));
+if (what === 'include') console.log([...found.include, ...(nccl ?? [])].join(' '));
+else if (what === 'defines') console.log(nccl ? 'USE_C10D_NCCL' : '');
 else if (what === 'libdir') console.log(found.libdir);
 else if (what === 'abi') console.log(String(found.abi));
 else if (what === 'libs') {
@@ -78,6 +93,6 @@ else if (what === 'libs') {
   console.log(libs.join(' '));
 }
 else {
-  console.error('usage: find-libtorch.cjs include|libdir|abi|libs');
+  console.error('usage: find-libtorch.cjs include|libdir|abi|libs|defines');
   process.exit(2);
 }

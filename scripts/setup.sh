@@ -22,6 +22,11 @@ done
 # interchange tests, which are skipped without it.
 optional=()
 if command -v dpkg-query >/dev/null && ! installed python3-torch; then optional+=(python3-torch); fi
+# Optional: Gloo's headers, for the distributed process groups on Debian's libtorch (without them
+# the addon builds without process groups and their tests are skipped).
+if command -v dpkg-query >/dev/null && ! installed libgloo-dev && { installed libtorch-dev || [[ " ${need[*]} " == *" libtorch-dev "* ]]; }; then
+  optional+=(libgloo-dev)
+fi
 
 if [ ${#need[@]} -gt 0 ] || { [ ${#optional[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; }; then
   if ! command -v apt-get >/dev/null; then
@@ -38,10 +43,10 @@ if [ ${#need[@]} -gt 0 ] || { [ ${#optional[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; }
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
   if [ ${#optional[@]} -gt 0 ]; then
-    apt-get install -y -qq "${optional[@]}" >/dev/null || echo "hmcseg setup: ${optional[*]} not installed; PyTorch comparisons will be skipped" >&2
+    apt-get install -y -qq "${optional[@]}" >/dev/null || echo "hmcseg setup: ${optional[*]} not installed; the tests that need them will be skipped" >&2
   fi
 elif [ ${#optional[@]} -gt 0 ]; then
-  echo "hmcseg setup: optional ${optional[*]} missing (as root: apt-get install -y ${optional[*]}); PyTorch comparisons will be skipped" >&2
+  echo "hmcseg setup: optional ${optional[*]} missing (as root: apt-get install -y ${optional[*]}); the tests that need them will be skipped" >&2
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -68,10 +68,28 @@ export interface Binding {
   setDeterministic(on: boolean): void;
   manualSeed(seed: number): void;
   cudaDeviceCount(): number;
+  cudaBuilt(): boolean;
   generatorNew(seed: number): number;
   generatorFree(id: number): void;
   generatorGetState(id: number): T;
   generatorSetState(id: number, state: T): void;
+  // process groups (native/distributed.cc); a build without Gloo has only distBackends (-> [])
+  distBackends(): string[];
+  distNewGroup(
+    backend: string,
+    host: string,
+    port: number,
+    rank: number,
+    worldSize: number,
+    timeoutMs: number,
+    initTimeoutMs: number,
+    bindHost: string,
+    iface: string,
+  ): number;
+  distAllreduce(id: number, t: T, op: 'sum' | 'max'): void;
+  distBroadcast(id: number, t: T, root: number): void;
+  distBarrier(id: number): void;
+  distFreeGroup(id: number): void;
   // elementwise
   add(a: T, b: Operand, alpha?: number): T;
   sub(a: T, b: Operand): T;

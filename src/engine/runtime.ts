@@ -1,4 +1,4 @@
-/** Threads, determinism, seeds, devices and seedable random generators. */
+/** Threads, determinism, seeds and seedable random generators. */
 import { availableParallelism } from 'node:os';
 import { binding } from './binding.js';
 import { nativeOf, tensor, wrap, type GeneratorRef } from './tensor.js';
@@ -27,11 +27,6 @@ export function setDeterministic(on: boolean): void {
 export function manualSeed(seed: number): void {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`manualSeed: seed must be a non-negative integer, got ${seed}`);
   B.manualSeed(seed);
-}
-
-/** GPUs libtorch can use (0 when it was built without CUDA or none is present). */
-export function cudaDeviceCount(): number {
-  return B.cudaDeviceCount();
 }
 
 const registry = new FinalizationRegistry<number>((id) => B.generatorFree(id));

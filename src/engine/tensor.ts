@@ -6,6 +6,7 @@
  * native handle's finalizer is the safety net). `liveTensors()` counts native tensors alive.
  */
 import { binding, DTYPE_CODES, DTYPES, type DType, type NativeTensor } from './binding.js';
+import { checkDevice } from './device.js';
 
 const B = binding();
 
@@ -411,7 +412,7 @@ export class Tensor {
   }
   /** Converts dtype and/or device (a copy unless nothing changes). */
   to(dtype?: DType, device?: string): Tensor {
-    return wrap(B.to(this.#h, dtype === undefined ? undefined : dtypeCode(dtype), device));
+    return wrap(B.to(this.#h, dtype === undefined ? undefined : dtypeCode(dtype), dev(device, 'to')));
   }
   oneHot(numClasses: number): Tensor {
     return wrap(B.oneHot(this.#h, numClasses));
@@ -481,7 +482,13 @@ export class Tensor {
 
 export interface TensorOptions {
   dtype?: DType;
+  /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   device?: string;
+}
+
+/** The device argument of `op`, checked (undefined: the default, cpu). */
+function dev(device: string | undefined, op: string): string | undefined {
+  return device === undefined ? undefined : checkDevice(device, op);
 }
 
 function flatten(data: ArrayLike<unknown>, out: number[], shape: number[], depth: number): void {
@@ -545,17 +552,17 @@ export function tensor(data: TypedArray | number | readonly unknown[], shape?: S
     throw new RangeError(`tensor: shape [${shp.join(', ')}] needs ${numel} elements, the data has ${arr.length}`);
   }
   const dtype = opts.dtype ?? dtypeOfArray(arr);
-  return wrap(B.fromBuffer(arr, shp, dtypeCode(dtype), opts.device));
+  return wrap(B.fromBuffer(arr, shp, dtypeCode(dtype), dev(opts.device, 'tensor')));
 }
 
 export function zeros(shape: Shape, opts: TensorOptions = {}): Tensor {
-  return wrap(B.zeros([...shape], dtypeCode(opts.dtype ?? 'float32'), opts.device));
+  return wrap(B.zeros([...shape], dtypeCode(opts.dtype ?? 'float32'), dev(opts.device, 'zeros')));
 }
 export function ones(shape: Shape, opts: TensorOptions = {}): Tensor {
-  return wrap(B.ones([...shape], dtypeCode(opts.dtype ?? 'float32'), opts.device));
+  return wrap(B.ones([...shape], dtypeCode(opts.dtype ?? 'float32'), dev(opts.device, 'ones')));
 }
 export function full(shape: Shape, value: number, opts: TensorOptions = {}): Tensor {
-  return wrap(B.full([...shape], value, dtypeCode(opts.dtype ?? 'float32'), opts.device));
+  return wrap(B.full([...shape], value, dtypeCode(opts.dtype ?? 'float32'), dev(opts.device, 'full')));
 }
 export function zerosLike(t: Tensor): Tensor {
   return zeros(t.shape, { dtype: t.dtype, device: t.device });
@@ -564,7 +571,7 @@ export function zerosLike(t: Tensor): Tensor {
 export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
   const [s, e] = end === undefined ? [0, start] : [start, end];
   const dtype = opts.dtype ?? ([s, e, step].every(Number.isInteger) ? 'int64' : 'float32');
-  return wrap(B.arange(s, e, step, dtypeCode(dtype), opts.device));
+  return wrap(B.arange(s, e, step, dtypeCode(dtype), dev(opts.device, 'arange')));
 }
 
 /** A random stream with its own seed and saveable state; pass it to the random functions. */
@@ -574,11 +581,11 @@ export interface GeneratorRef {
 
 /** Uniform [0, 1). */
 export function rand(shape: Shape, opts: TensorOptions & { generator?: GeneratorRef } = {}): Tensor {
-  return wrap(B.rand([...shape], dtypeCode(opts.dtype ?? 'float32'), opts.device, opts.generator?.id));
+  return wrap(B.rand([...shape], dtypeCode(opts.dtype ?? 'float32'), dev(opts.device, 'rand'), opts.generator?.id));
 }
 /** Standard normal. */
 export function randn(shape: Shape, opts: TensorOptions & { generator?: GeneratorRef } = {}): Tensor {
-  return wrap(B.randn([...shape], dtypeCode(opts.dtype ?? 'float32'), opts.device, opts.generator?.id));
+  return wrap(B.randn([...shape], dtypeCode(opts.dtype ?? 'float32'), dev(opts.device, 'randn'), opts.generator?.id));
 }
 /** Integers uniform in [low, high). */
 export function randint(
@@ -587,7 +594,7 @@ export function randint(
   shape: Shape,
   opts: TensorOptions & { generator?: GeneratorRef } = {},
 ): Tensor {
-  return wrap(B.randint(low, high, [...shape], dtypeCode(opts.dtype ?? 'int64'), opts.device, opts.generator?.id));
+  return wrap(B.randint(low, high, [...shape], dtypeCode(opts.dtype ?? 'int64'), dev(opts.device, 'randint'), opts.generator?.id));
 }
 /** 1 with probability p, else 0, shaped and typed like `like`. */
 export function bernoulli(like: Tensor, p: number, generator?: GeneratorRef): Tensor {
