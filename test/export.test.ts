@@ -21,7 +21,7 @@ import type { Method } from '../src/bayes/index.js';
 import { Predictor } from '../src/predict/predict.js';
 import { parseTrainConfig, type TrainConfigInput } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
-import { compareWithPrediction, oneSlice, runOnnxOnVolume, type OrtLike, type OrtSession } from './helpers/onnx.js';
+import { compareWithPrediction, maxValue, oneSlice, runOnnxOnVolume, type OrtLike, type OrtSession } from './helpers/onnx.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/src/cli/main.js');
 const cli = (...args: string[]) => execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -88,7 +88,7 @@ async function agreement(
       worst.probs = Math.max(worst.probs, d.probs);
       worst.entropy = Math.max(worst.entropy, d.entropy);
       worst.mi = Math.max(worst.mi, d.mi);
-      worst.maxMi = Math.max(worst.maxMi, ...ours.mutualInformation);
+      worst.maxMi = Math.max(worst.maxMi, maxValue(ours.mutualInformation));
     }
   } finally {
     await s.release();

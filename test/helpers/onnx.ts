@@ -55,6 +55,13 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d;
 }
 
+/** The largest value of an array (−Infinity when empty). */
+export function maxValue(a: ArrayLike<number>): number {
+  let m = -Infinity;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, a[i]);
+  return m;
+}
+
 /** The largest differences between an ONNX run and our prediction, per output. */
 export function compareWithPrediction(onnx: OnnxVolumeOutputs, ours: VolumePrediction): { probs: number; entropy: number; mi: number } {
   return {
