@@ -68,7 +68,7 @@ async function session(ort: OrtLike, bytes: Uint8Array): Promise<OrtSession> {
 async function agreement(
   ort: OrtLike,
   store: string,
-  volumes: readonly { image: Volume; source: string }[],
+  volumes: readonly { image: Volume<Float32Array>; source: string }[],
   opts: { samples?: number; passes?: number; seed?: number } = {},
 ): Promise<{ probs: number; entropy: number; mi: number; maxMi: number }> {
   const s = await session(ort, exportOnnx(store, opts).bytes);
