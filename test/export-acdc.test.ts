@@ -2,9 +2,9 @@
  * `hmcseg export` on real data: a tiny U-Net trained for a few steps on two ACDC patients with
  * `hmcseg train`, exported with `hmcseg export`, gives on volumes of the ACDC test split the
  * probabilities, entropy and mutual information of our own prediction within 1e-4, with
- * onnxruntime-node (6 volumes, or all with HMCSEG_EXPORT_VOLUMES=all) and onnxruntime-web (wasm, one). MC Dropout on single
- * slices, where the export's fixed masks are those prediction draws. Skips, saying why, without
- * the data (`HMCSEG_DATA`, default ../shared/data).
+ * onnxruntime-node (6 volumes, or all with HMCSEG_EXPORT_VOLUMES=all) and onnxruntime-web (wasm, one).
+ * Dropout at inference (`--passes 2`) on single slices, where the export's fixed masks are those
+ * prediction draws. Skips, saying why, without the data (`HMCSEG_DATA`, default ../shared/data).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSplits, openDataset, readNiftiImage, splitCases, writeSplits, type CaseRef } from '../src/data/index.js';
+import { exportOnnx } from '../src/export/index.js';
 import { Predictor } from '../src/predict/predict.js';
 import { compareWithPrediction, maxValue, oneSlice, runOnnxOnVolume, type OrtLike, type OrtSession } from './helpers/onnx.js';
 
@@ -35,45 +36,46 @@ const cli = (...args: string[]) => execFileSync(process.execPath, [CLI, ...args]
 let root: string;
 let testCases: CaseRef[];
 
-function trainAndExport(name: string, method: string, config: object): { store: string; onnx: Uint8Array } {
-  const cfg = join(root, `${name}.json`);
-  writeFileSync(cfg, JSON.stringify(config));
-  const store = join(root, name);
-  cli('train', '--method', method, '--data', acdc, '--splits', join(root, 'splits.json'), '--out', store, '--config', cfg);
-  const out = join(root, `${name}.onnx`);
-  cli('export', '--model', store, '--out', out);
-  return { store, onnx: new Uint8Array(readFileSync(out)) };
-}
-
-const tiny = (over: object) => ({ seed: 7, threads: 2, data: { labels: 'acdc', batchSize: 4, workers: 0 }, model: { depth: 3, baseWidth: 4 }, optim: { steps: 8, lr: 0.05 }, ...over });
+const tiny = {
+  seed: 7,
+  threads: 2,
+  data: { labels: 'acdc', batchSize: 4, workers: 0 },
+  // Dropout in the decoder, off at prediction unless more than one pass is asked for.
+  model: { depth: 3, baseWidth: 4, dropout: 0.3, dropoutPlacement: 'decoder' },
+  optim: { steps: 8, lr: 0.05 },
+  hmc: { cycles: 2, samplesPerCycle: 2, beta: 0.5, sampleFromCycle: 0 },
+};
 
 describe.skipIf(missing !== null)('hmcseg export on ACDC, against hmcseg predict', () => {
-  let hmc: { store: string; onnx: Uint8Array };
-  let mcd: { store: string; onnx: Uint8Array };
+  let store: string;
+  let onnx: Uint8Array;
 
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), 'hmcseg-export-acdc-'));
     const dataset = openDataset(acdc);
     const splits = makeSplits(dataset, { seed: 0 });
     testCases = splitCases(dataset, splits, 'test');
-    // Two training patients keep training to a few seconds: agreement, not accuracy, is tested.
+    // Two training patients keep training short: agreement, not accuracy, is tested.
     writeSplits(join(root, 'splits.json'), { ...splits, train: splits.train.slice(0, 2) });
-    hmc = trainAndExport('hmc', 'hmc', tiny({ hmc: { cycles: 2, samplesPerCycle: 2, beta: 0.5, sampleFromCycle: 0 } }));
-    mcd = trainAndExport('mcd', 'mcdropout', tiny({ model: { depth: 3, baseWidth: 4, dropoutPlacement: 'decoder' }, mcdropout: { rate: 0.3, passes: 4 } }));
+    writeFileSync(join(root, 'config.json'), JSON.stringify(tiny));
+    store = join(root, 'hmc');
+    cli('train', '--method', 'hmc', '--data', acdc, '--splits', join(root, 'splits.json'), '--out', store, '--config', join(root, 'config.json'));
+    cli('export', '--model', store, '--out', join(root, 'hmc.onnx'));
+    onnx = new Uint8Array(readFileSync(join(root, 'hmc.onnx')));
   }, 300_000);
   const LONG = 300_000;
 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  async function worst(ort: OrtLike, model: { store: string; onnx: Uint8Array }, volumes: { image: ReturnType<typeof readNiftiImage>; source: string }[]) {
-    const session: OrtSession = await ort.InferenceSession.create(model.onnx, ort === (ortWeb as unknown as OrtLike) ? { executionProviders: ['wasm'] } : {});
+  async function worst(ort: OrtLike, model: Uint8Array, volumes: { image: ReturnType<typeof readNiftiImage>; source: string }[], passes?: number) {
+    const session: OrtSession = await ort.InferenceSession.create(model, ort === (ortWeb as unknown as OrtLike) ? { executionProviders: ['wasm'] } : {});
     const w = { probs: 0, entropy: 0, mi: 0, maxMi: 0 };
     try {
       for (const { image, source } of volumes) {
-        const predictor = new Predictor(model.store); // fresh: MC Dropout masks replay from the model's seed
+        const predictor = new Predictor(store, { passes }); // fresh: the dropout masks replay from the model's seed
         try {
           const ours = predictor.predict(image, source);
-          const d = compareWithPrediction(await runOnnxOnVolume(ort, session, model.store, image, source), ours);
+          const d = compareWithPrediction(await runOnnxOnVolume(ort, session, store, image, source), ours);
           w.probs = Math.max(w.probs, d.probs);
           w.entropy = Math.max(w.entropy, d.entropy);
           w.mi = Math.max(w.mi, d.mi);
@@ -94,7 +96,7 @@ describe.skipIf(missing !== null)('hmcseg export on ACDC, against hmcseg predict
   it('HMC (4 samples), onnxruntime-node: ACDC test volumes within 1e-4', async () => {
     const volumes = testCases.slice(0, volumeCount).map((c) => ({ image: readNiftiImage(c.image), source: c.image }));
     expect(volumes.length).toBe(Math.min(volumeCount, testCases.length));
-    const w = await worst(ortNode as unknown as OrtLike, hmc, volumes);
+    const w = await worst(ortNode as unknown as OrtLike, onnx, volumes);
     report('hmc K=4 onnxruntime-node', volumes.length, w);
     expect(w.maxMi).toBeGreaterThan(1e-3);
     expect(Math.max(w.probs, w.entropy, w.mi)).toBeLessThan(TOL);
@@ -103,19 +105,19 @@ describe.skipIf(missing !== null)('hmcseg export on ACDC, against hmcseg predict
   it('HMC, onnxruntime-web (wasm): an ACDC test volume within 1e-4', async () => {
     (ortWeb as unknown as { env: { wasm: { numThreads: number } } }).env.wasm.numThreads = 1;
     const volumes = testCases.slice(0, 1).map((c) => ({ image: readNiftiImage(c.image), source: c.image }));
-    const w = await worst(ortWeb as unknown as OrtLike, hmc, volumes);
+    const w = await worst(ortWeb as unknown as OrtLike, onnx, volumes);
     report('hmc K=4 onnxruntime-web', volumes.length, w);
     expect(Math.max(w.probs, w.entropy, w.mi)).toBeLessThan(TOL);
   }, LONG);
 
-  it('MC Dropout (4 fixed masks), onnxruntime-node: one mid-ventricular slice of each of three test volumes within 1e-4', async () => {
+  it('dropout at inference (4 samples × 2 fixed masks), onnxruntime-node: one mid-ventricular slice of each of three test volumes within 1e-4', async () => {
     const volumes = testCases.slice(0, 3).map((c) => {
       const image = readNiftiImage(c.image);
       const z = Math.floor(image.dims[2] / 2);
       return { image: oneSlice(image, z), source: `${c.image} z=${z}` };
     });
-    const w = await worst(ortNode as unknown as OrtLike, mcd, volumes);
-    report('mcdropout 4 masks onnxruntime-node (one slice each)', volumes.length, w);
+    const w = await worst(ortNode as unknown as OrtLike, exportOnnx(store, { passes: 2 }).bytes, volumes, 2);
+    report('hmc K=4 × 2 dropout masks onnxruntime-node (one slice each)', volumes.length, w);
     expect(w.maxMi).toBeGreaterThan(1e-3);
     expect(Math.max(w.probs, w.entropy, w.mi)).toBeLessThan(TOL);
   }, LONG);
