@@ -135,7 +135,9 @@ describe('hmcseg export, verified against our prediction', () => {
     expect(off.maxMi).toBe(0);
     const other = await agreement(ort, stores.mcd, slices.slice(0, 1), { seed: 12345 });
     expect(other.probs).toBeGreaterThan(1e-3);
-    expect(JSON.parse(readOnnxMetadata(exportOnnx(stores.mcd, { seed: 12345 }).bytes)[METADATA_KEYS.dropout])).toEqual({ p: 0.3, seed: 12345, masksPerSample: 3 });
+    const meta = readOnnxMetadata(exportOnnx(stores.mcd, { seed: 12345 }).bytes);
+    expect(JSON.parse(meta[METADATA_KEYS.dropout])).toEqual({ p: 0.3, seed: 12345, masksPerSample: 3 });
+    expect(JSON.parse(meta[METADATA_KEYS.model])).toEqual(openSampleStore(stores.mcd).manifest.model); // the store's, seed included
   });
 
   it('onnxruntime-web (wasm) in Node gives the same outputs', async () => {

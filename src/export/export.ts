@@ -19,7 +19,7 @@
 import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
 import { CLASSES } from '../data/labels.js';
 import { bernoulli, ones } from '../engine/index.js';
-import { UNet, type UNetConfig } from '../models/unet.js';
+import { UNet, UNET_DEFAULTS, type UNetConfig } from '../models/unet.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { PreprocessConfig } from '../train/slices.js';
 import { GraphBuilder, ONNX_OPSET } from './onnx-graph.js';
@@ -128,9 +128,11 @@ export function exportOnnx(storeDir: string, opts: ExportOptions = {}): OnnxExpo
   checkCount(passes, 10000, '--passes', storeDir);
   const pre = m.preprocess as unknown as PreprocessConfig;
   if (!Number.isInteger(pre.size) || pre.size < 1) throw new Error(`${storeDir}/manifest.json: preprocess.size is not a positive integer`);
-  const model = new UNet({ ...(m.model as unknown as UNetConfig), ...(opts.seed === undefined ? {} : { seed: opts.seed }) });
+  const config: UNetConfig = { ...UNET_DEFAULTS, ...(m.model as Partial<UNetConfig>) };
+  const maskSeed = opts.seed ?? config.seed;
+  // Built as prediction builds it (weights initialised from the seed), for its generator only.
+  const model = new UNet({ ...config, seed: maskSeed });
   try {
-    const config = model.config;
     const f = 2 ** (config.depth - 1);
     if (pre.size % f !== 0) throw new Error(`${storeDir}: input size ${pre.size} is not divisible by 2^(depth−1) = ${f}`);
     // As in prediction: dropout at inference only with more than one pass per sample.
@@ -174,7 +176,7 @@ export function exportOnnx(storeDir: string, opts: ExportOptions = {}): OnnxExpo
       [METADATA_KEYS.configHash]: typeof training.configHash === 'string' ? training.configHash : '',
       [METADATA_KEYS.model]: JSON.stringify(config),
       [METADATA_KEYS.samples]: JSON.stringify({ count: k, passes, files: indices.map((i) => m.samples[i].file), steps: indices.map((i) => m.samples[i].step) }),
-      [METADATA_KEYS.dropout]: JSON.stringify(hasDropout ? { p: config.dropout, seed: config.seed, masksPerSample: passes } : null),
+      [METADATA_KEYS.dropout]: JSON.stringify(hasDropout ? { p: config.dropout, seed: maskSeed, masksPerSample: passes } : null),
       [METADATA_KEYS.outputs]: JSON.stringify({
         probs: 'mean softmax over the branches, N×C×S×S',
         entropy: 'predictive entropy, nats, N×S×S',
