@@ -14,10 +14,9 @@ import { fileURLToPath } from 'node:url';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSplits, openDataset, readNiftiImage, splitCases, writeSplits, type CaseRef } from '../src/data/index.js';
+import { makeSplits, openDataset, readNiftiImage, splitCases, writeSplits, type CaseRef, type Volume } from '../src/data/index.js';
 import { exportOnnx } from '../src/export/index.js';
-import { Predictor } from '../src/predict/predict.js';
-import { compareWithPrediction, maxValue, oneSlice, runOnnxOnVolume, type OrtLike, type OrtSession } from './helpers/onnx.js';
+import { oneSlice, worstAgreement, type OrtLike } from './helpers/onnx.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = resolve(here, '../dist/src/cli/main.js');
@@ -67,28 +66,8 @@ describe.skipIf(missing !== null)('hmcseg export on ACDC, against hmcseg predict
 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  async function worst(ort: OrtLike, model: Uint8Array, volumes: { image: ReturnType<typeof readNiftiImage>; source: string }[], passes?: number) {
-    const session: OrtSession = await ort.InferenceSession.create(model, ort === (ortWeb as unknown as OrtLike) ? { executionProviders: ['wasm'] } : {});
-    const w = { probs: 0, entropy: 0, mi: 0, maxMi: 0 };
-    try {
-      for (const { image, source } of volumes) {
-        const predictor = new Predictor(store, { passes }); // fresh: the dropout masks replay from the model's seed
-        try {
-          const ours = predictor.predict(image, source);
-          const d = compareWithPrediction(await runOnnxOnVolume(ort, session, store, image, source), ours);
-          w.probs = Math.max(w.probs, d.probs);
-          w.entropy = Math.max(w.entropy, d.entropy);
-          w.mi = Math.max(w.mi, d.mi);
-          w.maxMi = Math.max(w.maxMi, maxValue(ours.mutualInformation));
-        } finally {
-          predictor.dispose();
-        }
-      }
-    } finally {
-      await session.release();
-    }
-    return w;
-  }
+  const worst = (ort: OrtLike, model: Uint8Array, volumes: { image: Volume<Float32Array>; source: string }[], passes?: number) =>
+    worstAgreement(ort, model, store, volumes, { passes }, ort === (ortWeb as unknown as OrtLike) ? { executionProviders: ['wasm'] } : {});
 
   const report = (what: string, n: number, w: { probs: number; entropy: number; mi: number }) =>
     process.stdout.write(`export-acdc ${what}, ${n} volumes: max abs diff probs ${w.probs.toExponential(2)}, entropy ${w.entropy.toExponential(2)}, MI ${w.mi.toExponential(2)}\n`);

@@ -13,15 +13,13 @@ import { fileURLToPath } from 'node:url';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSampleStore } from '../src/bayes/store.js';
 import { makeSplits, openDataset, readNiftiImage, writePhantomDataset, writeSplits, type Volume } from '../src/data/index.js';
 import { addPosteriorGraph, exportOnnx, GraphBuilder, METADATA_KEYS, readOnnxMetadata, type PreprocessRecipe } from '../src/export/index.js';
 import { UNET_DEFAULTS } from '../src/models/index.js';
-import type { Method } from '../src/bayes/index.js';
-import { Predictor } from '../src/predict/predict.js';
+import { openSampleStore, type Method } from '../src/bayes/index.js';
 import { parseTrainConfig, type TrainConfigInput } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
-import { compareWithPrediction, maxValue, oneSlice, runOnnxOnVolume, type OrtLike, type OrtSession } from './helpers/onnx.js';
+import { oneSlice, worstAgreement, type Agreement, type OrtLike } from './helpers/onnx.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/src/cli/main.js');
 const cli = (...args: string[]) => execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -60,47 +58,26 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-async function session(ort: OrtLike, bytes: Uint8Array): Promise<OrtSession> {
-  return ort.InferenceSession.create(bytes, ort === (ortWeb as unknown as OrtLike) ? { executionProviders: ['wasm'] } : {});
-}
+const WASM = { executionProviders: ['wasm'] };
+const nodeOrt = ortNode as unknown as OrtLike;
+const webOrt = ortWeb as unknown as OrtLike;
 
-/** Largest differences between the export and our prediction over `volumes`. */
-async function agreement(
+/** Largest differences between the export (with `opts`) and our prediction over `volumes`. */
+function agreement(
   ort: OrtLike,
   store: string,
   volumes: readonly { image: Volume<Float32Array>; source: string }[],
   opts: { samples?: number; passes?: number; seed?: number } = {},
-): Promise<{ probs: number; entropy: number; mi: number; maxMi: number }> {
-  const s = await session(ort, exportOnnx(store, opts).bytes);
-  const worst = { probs: 0, entropy: 0, mi: 0, maxMi: 0 };
-  try {
-    for (const { image, source } of volumes) {
-      // A fresh predictor per volume: MC Dropout draws its masks from the model's generator, which
-      // the export replays from the start (a second volume would get the masks that follow).
-      const predictor = new Predictor(store, { samples: opts.samples, passes: opts.passes });
-      let ours;
-      try {
-        ours = predictor.predict(image, source);
-      } finally {
-        predictor.dispose();
-      }
-      const d = compareWithPrediction(await runOnnxOnVolume(ort, s, store, image, source), ours);
-      worst.probs = Math.max(worst.probs, d.probs);
-      worst.entropy = Math.max(worst.entropy, d.entropy);
-      worst.mi = Math.max(worst.mi, d.mi);
-      worst.maxMi = Math.max(worst.maxMi, maxValue(ours.mutualInformation));
-    }
-  } finally {
-    await s.release();
-  }
-  return worst;
+): Promise<Agreement> {
+  const { seed: _seed, ...predict } = opts;
+  return worstAgreement(ort, exportOnnx(store, opts).bytes, store, volumes, predict, ort === webOrt ? WASM : {});
 }
 
 const volumes = () => images.slice(0, 2).map((source) => ({ image: readNiftiImage(source), source }));
 
 describe('hmcseg export, verified against our prediction', () => {
   it('HMC, BatchNorm, 4 samples: onnxruntime-node gives the probabilities, entropy and MI of hmcseg predict', async () => {
-    const d = await agreement(ortNode as unknown as OrtLike, stores.hmc, volumes());
+    const d = await agreement(nodeOrt, stores.hmc, volumes());
     process.stdout.write(`export hmc K=4 (onnxruntime-node): max abs diff probs ${d.probs.toExponential(2)}, entropy ${d.entropy.toExponential(2)}, MI ${d.mi.toExponential(2)}\n`);
     expect(d.maxMi).toBeGreaterThan(1e-3); // the samples disagree, so MI is really compared
     expect(d.probs).toBeLessThan(TOL);
@@ -109,13 +86,13 @@ describe('hmcseg export, verified against our prediction', () => {
   });
 
   it('--samples 2 takes the last two samples, as predict --samples 2 does', async () => {
-    const d = await agreement(ortNode as unknown as OrtLike, stores.hmc, volumes().slice(0, 1), { samples: 2 });
+    const d = await agreement(nodeOrt, stores.hmc, volumes().slice(0, 1), { samples: 2 });
     expect(Math.max(d.probs, d.entropy, d.mi)).toBeLessThan(TOL);
   });
 
   it('instance norm and no norm (one network each): same outputs, and MI exactly 0', async () => {
     for (const name of ['instance', 'none']) {
-      const d = await agreement(ortNode as unknown as OrtLike, stores[name], volumes().slice(0, 1));
+      const d = await agreement(nodeOrt, stores[name], volumes().slice(0, 1));
       expect(Math.max(d.probs, d.entropy), name).toBeLessThan(TOL);
       expect(d.mi, name).toBe(0);
       expect(d.maxMi, name).toBe(0);
@@ -125,7 +102,7 @@ describe('hmcseg export, verified against our prediction', () => {
   it('MC Dropout: the fixed masks reproduce hmcseg predict on one-slice volumes; another seed gives other masks', async () => {
     const image = readNiftiImage(images[0]);
     const slices = [0, 2].map((z) => ({ image: oneSlice(image, z), source: `${images[0]} z=${z}` }));
-    const ort = ortNode as unknown as OrtLike;
+    const ort = nodeOrt;
     const d = await agreement(ort, stores.mcd, slices);
     process.stdout.write(`export mcdropout 3 masks (onnxruntime-node, one slice): max abs diff probs ${d.probs.toExponential(2)}, entropy ${d.entropy.toExponential(2)}, MI ${d.mi.toExponential(2)}\n`);
     expect(d.maxMi).toBeGreaterThan(1e-3);
@@ -142,7 +119,7 @@ describe('hmcseg export, verified against our prediction', () => {
 
   it('onnxruntime-web (wasm) in Node gives the same outputs', async () => {
     (ortWeb as unknown as { env: { wasm: { numThreads: number } } }).env.wasm.numThreads = 1;
-    const ort = ortWeb as unknown as OrtLike;
+    const ort = webOrt;
     const d = await agreement(ort, stores.hmc, volumes().slice(0, 1));
     process.stdout.write(`export hmc K=4 (onnxruntime-web wasm): max abs diff probs ${d.probs.toExponential(2)}, entropy ${d.entropy.toExponential(2)}, MI ${d.mi.toExponential(2)}\n`);
     expect(Math.max(d.probs, d.entropy, d.mi)).toBeLessThan(TOL);
@@ -157,7 +134,7 @@ describe('the exported model', () => {
     const printed = JSON.parse(cli('export', '--model', stores.hmc, '--out', out, '--samples', '3'));
     expect(printed).toMatchObject({ out, branches: 3, size: 32, classes: 4 });
     const bytes = new Uint8Array(readFileSync(out));
-    const s = await session(ortNode as unknown as OrtLike, bytes);
+    const s = await ortNode.InferenceSession.create(bytes);
     expect(s.inputNames).toEqual(['image']);
     expect(s.outputNames).toEqual(['probs', 'entropy', 'mutual_information']);
     const r = await s.run({ image: new ortNode.Tensor('float32', new Float32Array(2 * 32 * 32).fill(0.5), [2, 1, 32, 32]) });

@@ -5,7 +5,7 @@
  */
 import { openSampleStore } from '../../src/bayes/store.js';
 import { invertMap, invertProbabilities, preprocessVolume, type Volume } from '../../src/data/index.js';
-import type { VolumePrediction } from '../../src/predict/predict.js';
+import { Predictor, type VolumePrediction } from '../../src/predict/predict.js';
 import { preprocessOptions, type PreprocessConfig } from '../../src/train/slices.js';
 
 /** The part of onnxruntime's API (node and web alike) that the comparison uses. */
@@ -75,4 +75,48 @@ export function compareWithPrediction(onnx: OnnxVolumeOutputs, ours: VolumePredi
 export function oneSlice<T extends Volume['data']>(v: Volume<T>, z: number): Volume<T> {
   const [nx, ny] = v.dims;
   return { ...v, dims: [nx, ny, 1], data: v.data.slice(z * nx * ny, (z + 1) * nx * ny) as T };
+}
+
+export interface Agreement {
+  readonly probs: number;
+  readonly entropy: number;
+  readonly mi: number;
+  /** The largest MI of our prediction: > 0 shows that MI was really compared. */
+  readonly maxMi: number;
+}
+
+/**
+ * The largest differences, over `volumes`, between the exported `model` run by `ort` and our
+ * prediction from `store` with `predict` (samples, passes: those the model was exported with).
+ */
+export async function worstAgreement(
+  ort: OrtLike,
+  model: Uint8Array,
+  store: string,
+  volumes: readonly { readonly image: Volume<Float32Array>; readonly source: string }[],
+  predict: { readonly samples?: number; readonly passes?: number } = {},
+  sessionOptions: object = {},
+): Promise<Agreement> {
+  const session = await ort.InferenceSession.create(model, sessionOptions);
+  const w = { probs: 0, entropy: 0, mi: 0, maxMi: 0 };
+  try {
+    for (const { image, source } of volumes) {
+      // A fresh predictor per volume: dropout masks come from the model's generator, which the
+      // export replays from the start (a second volume would get the masks that follow).
+      const predictor = new Predictor(store, predict);
+      try {
+        const ours = predictor.predict(image, source);
+        const d = compareWithPrediction(await runOnnxOnVolume(ort, session, store, image, source), ours);
+        w.probs = Math.max(w.probs, d.probs);
+        w.entropy = Math.max(w.entropy, d.entropy);
+        w.mi = Math.max(w.mi, d.mi);
+        w.maxMi = Math.max(w.maxMi, maxValue(ours.mutualInformation));
+      } finally {
+        predictor.dispose();
+      }
+    }
+  } finally {
+    await session.release();
+  }
+  return w;
 }
