@@ -21,8 +21,8 @@ import { invertMap, invertProbabilities, preprocessVolume, type Volume } from '.
 import { setNumThreads, tensor } from '../src/engine/index.js';
 import { exportOnnx } from '../src/export/index.js';
 import { UNet, type UNetConfig } from '../src/models/index.js';
-import { Predictor } from '../src/predict/predict.js';
-import { preprocessOptions } from '../src/train/slices.js';
+import { Predictor } from '../src/predict/index.js';
+import { preprocessOptions } from '../src/data/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { Rng } from '../src/util/rng.js';
 import { machine, median, repoRoot } from './util.js';

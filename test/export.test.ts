@@ -17,8 +17,7 @@ import { makeSplits, openDataset, readNiftiImage, writePhantomDataset, writeSpli
 import { addPosteriorGraph, exportOnnx, GraphBuilder, METADATA_KEYS, readOnnxMetadata, type PreprocessRecipe } from '../src/export/index.js';
 import { UNET_DEFAULTS } from '../src/models/index.js';
 import { openSampleStore, type Method } from '../src/bayes/index.js';
-import { parseTrainConfig, type TrainConfigInput } from '../src/train/config.js';
-import { train } from '../src/train/trainer.js';
+import { parseTrainConfig, train, type TrainConfigInput } from '../src/train/index.js';
 import { oneSlice, worstAgreement, type Agreement, type OrtLike } from './helpers/onnx.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/src/cli/main.js');

@@ -21,7 +21,7 @@ import { CLASSES } from '../data/labels.js';
 import { bernoulli, ones } from '../engine/index.js';
 import { UNet, UNET_DEFAULTS, type UNetConfig } from '../models/unet.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { PreprocessConfig } from '../train/slices.js';
+import type { PreprocessConfig } from '../data/preprocess.js';
 import { GraphBuilder, ONNX_OPSET } from './onnx-graph.js';
 import { addPosteriorGraph, maskShape, unetBlocks, type Branch, type WeightSample } from './unet-onnx.js';
 

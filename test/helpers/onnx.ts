@@ -5,8 +5,8 @@
  */
 import { openSampleStore } from '../../src/bayes/store.js';
 import { invertMap, invertProbabilities, preprocessVolume, type Volume } from '../../src/data/index.js';
-import { Predictor, type VolumePrediction } from '../../src/predict/predict.js';
-import { preprocessOptions, type PreprocessConfig } from '../../src/train/slices.js';
+import { Predictor, type VolumePrediction } from '../../src/predict/index.js';
+import { preprocessOptions, type PreprocessConfig } from '../../src/data/index.js';
 
 /** The part of onnxruntime's API (node and web alike) that the comparison uses. */
 export interface OrtLike {
