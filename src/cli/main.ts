@@ -11,6 +11,7 @@ import { registerExperimentCommands } from './experiment.js';
 import { registerEvaluateCommand } from './evaluate.js';
 import { registerReportCommand } from './report.js';
 import { registerSmokeCommand } from './smoke.js';
+import { registerViewCommand } from './view.js';
 
 const program = new Command();
 program
@@ -26,6 +27,7 @@ registerEvaluateCommand(program);
 registerExperimentCommands(program);
 registerReportCommand(program);
 registerSmokeCommand(program);
+registerViewCommand(program);
 
 try {
   await program.parseAsync(process.argv);
