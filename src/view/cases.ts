@@ -4,7 +4,7 @@
  * ground truth, the per-slice Dice of `evaluateDirectory`.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as z from 'zod';
 import { openDataset } from '../data/datasets.js';
 import { evaluateDirectory, niftiStem, STRUCTURES } from '../evaluate/index.js';
@@ -20,7 +20,10 @@ const UncertaintyJson = z.looseObject({
   volume: z.looseObject({ score: z.number().nullable() }),
 });
 
-/** A file the viewer serves: the root it lies under ('pred', 'gt', 'images' or 'input') and its path relative to it. */
+/**
+ * A file the viewer serves: the root it lies under ('pred', 'gt', 'images') and its path relative
+ * to it, or 'input' and `CASE/FILE` for the input that hmcseg predict recorded for a case.
+ */
 export interface ServedFile {
   readonly root: ViewRootName;
   readonly path: string;
@@ -109,7 +112,7 @@ export function listViewCases(opts: ViewCasesOptions): ViewCase[] {
     } else if (!existsSync(resolve(u.input))) {
       imageMissing = `the recorded input ${u.input} does not exist (from ${process.cwd()}); pass --images DIR`;
     } else {
-      image = { root: 'input', path: name };
+      image = { root: 'input', path: `${name}/${basename(u.input)}` };
     }
     const dice = diceByName?.get(name);
     return {

@@ -145,7 +145,8 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
       const root = m[1] as ViewRootName;
       if (root === 'input') {
         // The image hmcseg predict recorded for a case: named by the case, never by a path.
-        const file = cases.some((c) => c.image?.root === 'input' && c.image.path === m[2]) ? recordedInput(opts.pred, m[2]) : undefined;
+        const c = cases.find((v) => v.image?.root === 'input' && v.image.path === m[2]);
+        const file = c === undefined ? undefined : recordedInput(opts.pred, c.name);
         if (file === undefined || !existsSync(file)) return send(res, 404, 'text/plain', 'no recorded input for this case\n');
         return sendFile(req, res, file);
       }
