@@ -44,6 +44,9 @@ elif [ ${#optional[@]} -gt 0 ]; then
   echo "hmcseg setup: optional ${optional[*]} missing (as root: apt-get install -y ${optional[*]}); PyTorch comparisons will be skipped" >&2
 fi
 
+# onnxruntime-node's install script would fetch CUDA libraries from outside the npm registry on
+# linux/x64; the CPU runtime ships inside the package, so skip it (.npmrc says the same to npm).
+export ONNXRUNTIME_NODE_INSTALL=skip
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

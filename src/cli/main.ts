@@ -12,6 +12,7 @@ import { registerEvaluateCommand } from './evaluate.js';
 import { registerReportCommand } from './report.js';
 import { registerSmokeCommand } from './smoke.js';
 import { registerViewCommand } from './view.js';
+import { registerExportCommand } from './export.js';
 
 const program = new Command();
 program
@@ -28,6 +29,7 @@ registerExperimentCommands(program);
 registerReportCommand(program);
 registerSmokeCommand(program);
 registerViewCommand(program);
+registerExportCommand(program);
 
 try {
   await program.parseAsync(process.argv);

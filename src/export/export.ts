@@ -1,0 +1,197 @@
+/**
+ * Export of a sample store's posterior predictive as one ONNX model (`hmcseg export`).
+ *
+ * I/O contract (stable; the browser viewer depends on it):
+ * - input `image`: float32 N×1×S×S, already preprocessed (the recipe is in the metadata, key
+ *   `hmcseg.preprocess`; S is its `size`);
+ * - outputs `probs` N×C×S×S (mean softmax over the K branches), `entropy` and
+ *   `mutual_information` N×S×S (nats; see src/uncertainty/entropy.ts).
+ *
+ * The branches are the last K weight samples (as `hmcseg predict --samples K` takes them) times
+ * the dropout passes per sample (MC Dropout; 1 otherwise). Each pass has fixed dropout masks,
+ * drawn at export from the generator of a U-Net built with the stated seed after its weight
+ * initialisation, in the order `hmcseg predict` draws them for a one-slice batch: sample by
+ * sample, pass by pass, block by block. With the model's own seed (the default) the export
+ * therefore reproduces `hmcseg predict` of a one-slice volume exactly; for more slices prediction
+ * draws fresh masks per slice while the export applies the same K masks to every slice.
+ */
+import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
+import { CLASSES } from '../data/labels.js';
+import { bernoulli, ones } from '../engine/index.js';
+import { UNet, type UNetConfig } from '../models/unet.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import type { PreprocessConfig } from '../train/slices.js';
+import { GraphBuilder, ONNX_OPSET } from './onnx-graph.js';
+import { addPosteriorGraph, maskShape, unetBlocks, type Branch, type WeightSample } from './unet-onnx.js';
+
+export interface ExportOptions {
+  /** The last K weight samples (default: all). */
+  readonly samples?: number;
+  /** Dropout passes (fixed masks) per weight sample (default: the store's; must be 1 without dropout). */
+  readonly passes?: number;
+  /** Seed of the dropout masks (default: the model's seed, which matches `hmcseg predict`). */
+  readonly seed?: number;
+}
+
+/** What the model's metadata_props hold (values are strings; JSON where structured). */
+export const METADATA_KEYS = {
+  format: 'hmcseg.format',
+  method: 'hmcseg.method',
+  classes: 'hmcseg.classes',
+  preprocess: 'hmcseg.preprocess',
+  configHash: 'hmcseg.config_hash',
+  model: 'hmcseg.model',
+  samples: 'hmcseg.samples',
+  dropout: 'hmcseg.dropout',
+  outputs: 'hmcseg.outputs',
+} as const;
+
+export const EXPORT_FORMAT = 'hmcseg-posterior-onnx/1';
+
+/** The preprocessing recipe in `hmcseg.preprocess`: what a consumer repeats to make `image`. */
+export interface PreprocessRecipe {
+  /** Network input S×S: crop/pad about the image centre after resampling. */
+  readonly size: number;
+  /** In-plane spacing (mm) the slice is resampled to (bilinear), or null to keep the grid. */
+  readonly targetSpacing: number | null;
+  /** A spacing of exactly 1 × 1 mm counts as unknown: no resampling. */
+  readonly unitSpacingIsUnknown: true;
+  /** Intensities clipped to these percentiles of the whole volume (numpy's linear interpolation)… */
+  readonly clipPercentiles: readonly [number, number];
+  /** …then z-scored with the mean and population std of the clipped volume. */
+  readonly normalisation: 'zscore-clipped-volume';
+  /** Padding takes the normalised lower clip value. */
+  readonly pad: 'normalised-lower-clip';
+  readonly centre: 'image';
+  /** Slice layout: x fastest (`image[n][0][y][x]`, NIfTI order). */
+  readonly layout: 'NCHW, H = y, W = x';
+}
+
+export interface OnnxExport {
+  readonly bytes: Uint8Array;
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Branches in the graph (weight samples × passes). */
+  readonly branches: number;
+  readonly size: number;
+  readonly numClasses: number;
+}
+
+function checkCount(v: number, max: number, what: string, dir: string): void {
+  if (!Number.isInteger(v) || v < 1 || v > max) throw new RangeError(`${dir}: ${what} must be an integer in 1..${max}, got ${v}`);
+}
+
+function loadWeightSample(store: SampleStore, index: number): WeightSample {
+  const tensors = loadSample(store, index);
+  try {
+    return {
+      source: `${store.dir}/${store.manifest.samples[index].file}`,
+      tensors: Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, { data: t.toFloat32(), shape: t.shape }])),
+    };
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+}
+
+/** Dropout masks for `count` passes, drawn from `model`'s generator (see the file comment). */
+function drawMasks(model: UNet, size: number, count: number): Record<string, Float32Array>[] {
+  const c = model.config;
+  const blocks = unetBlocks(c).filter((b) => b.dropout);
+  return Array.from({ length: count }, () =>
+    Object.fromEntries(
+      blocks.map((b) => {
+        const like = ones(maskShape(b, size));
+        try {
+          const m = bernoulli(like, 1 - c.dropout, model.generator);
+          try {
+            return [b.name, m.toFloat32()];
+          } finally {
+            m.dispose();
+          }
+        } finally {
+          like.dispose();
+        }
+      }),
+    ),
+  );
+}
+
+/** The posterior predictive of the store in `storeDir` as an ONNX model (see the file comment). */
+export function exportOnnx(storeDir: string, opts: ExportOptions = {}): OnnxExport {
+  const store = openSampleStore(storeDir);
+  const m = store.manifest;
+  const available = m.samples.length;
+  if (available === 0) throw new Error(`${storeDir}: the sample store holds no samples (was training interrupted?)`);
+  const k = opts.samples ?? available;
+  checkCount(k, available, '--samples', storeDir);
+  const passes = opts.passes ?? m.passesPerSample;
+  checkCount(passes, 10000, '--passes', storeDir);
+  const pre = m.preprocess as unknown as PreprocessConfig;
+  if (!Number.isInteger(pre.size) || pre.size < 1) throw new Error(`${storeDir}/manifest.json: preprocess.size is not a positive integer`);
+  const model = new UNet({ ...(m.model as unknown as UNetConfig), ...(opts.seed === undefined ? {} : { seed: opts.seed }) });
+  try {
+    const config = model.config;
+    const f = 2 ** (config.depth - 1);
+    if (pre.size % f !== 0) throw new Error(`${storeDir}: input size ${pre.size} is not divisible by 2^(depth−1) = ${f}`);
+    const hasDropout = unetBlocks(config).some((b) => b.dropout);
+    if (!hasDropout && passes > 1) throw new RangeError(`${storeDir}: --passes ${passes} needs a model with dropout; this one has none`);
+    const indices = Array.from({ length: k }, (_, i) => available - k + i);
+    const samples = indices.map((i) => loadWeightSample(store, i));
+    const branches: Branch[] = [];
+    for (let s = 0; s < k; s++) {
+      if (hasDropout) for (const masks of drawMasks(model, pre.size, passes)) branches.push({ sample: s, masks });
+      else branches.push({ sample: s });
+    }
+
+    const g = new GraphBuilder();
+    const S = pre.size;
+    const C = config.numClasses;
+    const image = g.input('image', ['N', config.inChannels, S, S]);
+    const out = addPosteriorGraph(g, config, image, samples, branches, S);
+    g.output(out.probs, ['N', C, S, S]);
+    g.output(out.entropy, ['N', S, S]);
+    g.output(out.mutualInformation, ['N', S, S]);
+
+    const recipe: PreprocessRecipe = {
+      size: S,
+      targetSpacing: pre.targetSpacing,
+      unitSpacingIsUnknown: true,
+      clipPercentiles: [0.5, 99.5], // preprocessVolume's default, which training and prediction use
+      normalisation: 'zscore-clipped-volume',
+      pad: 'normalised-lower-clip',
+      centre: 'image',
+      layout: 'NCHW, H = y, W = x',
+    };
+    const training = m.training as { configHash?: unknown };
+    const metadata: Record<string, string> = {
+      [METADATA_KEYS.format]: EXPORT_FORMAT,
+      [METADATA_KEYS.method]: m.method,
+      [METADATA_KEYS.classes]: JSON.stringify(CLASSES.slice(0, C)),
+      [METADATA_KEYS.preprocess]: JSON.stringify(recipe),
+      [METADATA_KEYS.configHash]: typeof training.configHash === 'string' ? training.configHash : '',
+      [METADATA_KEYS.model]: JSON.stringify(config),
+      [METADATA_KEYS.samples]: JSON.stringify({ count: k, passes, files: indices.map((i) => m.samples[i].file), steps: indices.map((i) => m.samples[i].step) }),
+      [METADATA_KEYS.dropout]: JSON.stringify(hasDropout ? { p: config.dropout, seed: config.seed, masksPerSample: passes } : null),
+      [METADATA_KEYS.outputs]: JSON.stringify({
+        probs: 'mean softmax over the branches, N×C×S×S',
+        entropy: 'predictive entropy, nats, N×S×S',
+        mutual_information: 'entropy − mean branch entropy, clamped at 0, nats, N×S×S',
+      }),
+    };
+    const bytes = g.encode({
+      graphName: `hmcseg-${m.method}`,
+      producerVersion: '0.1.0',
+      docString: `hmcseg ${m.method} posterior predictive, ${branches.length} branches, opset ${ONNX_OPSET}`,
+      metadata,
+    });
+    return { bytes, metadata, branches: branches.length, size: S, numClasses: C };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** {@link exportOnnx} written to `out`. */
+export function writeOnnxExport(storeDir: string, out: string, opts: ExportOptions = {}): OnnxExport {
+  const result = exportOnnx(storeDir, opts);
+  writeFileAtomic(out, result.bytes);
+  return result;
+}

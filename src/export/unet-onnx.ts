@@ -1,0 +1,179 @@
+/**
+ * The posterior predictive of a U-Net as one ONNX graph: K branches, each the U-Net of
+ * src/models/unet.ts with one weight sample (and, for MC Dropout, one fixed dropout mask per
+ * dropout layer), softmax over the classes, then the mean over the branches and the uncertainty
+ * maps of src/uncertainty/entropy.ts:
+ *
+ *   probs = (1/K) Σ_k p_k,   entropy = −Σ_c probs_c ln probs_c,
+ *   mutual_information = max(0, entropy − (1/K) Σ_k (−Σ_c p_kc ln p_kc)),   with 0·ln 0 = 0.
+ *
+ * Per block: (Conv 3×3 pad 1 → BatchNormalization (inference) | InstanceNormalization | conv bias
+ * → Relu) ×2, then `Mul` by the mask and `Div` by 1 − p where the U-Net places dropout (the same
+ * two operations as the engine's inverted dropout). Encoders are followed by MaxPool 2×2; decoders
+ * start with ConvTranspose 2×2 stride 2 and Concat([skip, up]); the head is a 1×1 Conv.
+ */
+import type { UNetConfig } from '../models/unet.js';
+import type { GraphBuilder } from './onnx-graph.js';
+
+/** One weight sample's tensors by state name (`enc0.conv1.weight`, …), as float32. */
+export interface WeightSample {
+  /** Names the sample in errors (its file). */
+  readonly source: string;
+  readonly tensors: Readonly<Record<string, { readonly data: Float32Array; readonly shape: readonly number[] }>>;
+}
+
+/** One branch of the graph: a weight sample and, where the U-Net has dropout, a mask per dropout block. */
+export interface Branch {
+  /** Index into the samples. */
+  readonly sample: number;
+  /** Binary masks (0/1) by block name, each 1×C×h×w at that block's output size. */
+  readonly masks?: Readonly<Record<string, Float32Array>>;
+}
+
+/** A block of the U-Net in forward order, as src/models/unet.ts lays them out. */
+export interface UNetBlock {
+  readonly name: string;
+  readonly kind: 'enc' | 'bottleneck' | 'dec';
+  /** Level: 0 is the full resolution. */
+  readonly level: number;
+  readonly cin: number;
+  readonly cout: number;
+  readonly dropout: boolean;
+}
+
+/** The U-Net's blocks (encoders, bottleneck, decoders from deep to shallow) with their dropout. */
+export function unetBlocks(c: UNetConfig): UNetBlock[] {
+  const width = (l: number) => c.baseWidth * 2 ** l;
+  const drop = (kind: UNetBlock['kind']) =>
+    c.dropout > 0 && (c.dropoutPlacement === 'all' || (kind === 'bottleneck' && c.dropoutPlacement === 'bottleneck') || (kind === 'dec' && c.dropoutPlacement === 'decoder'));
+  const out: UNetBlock[] = [];
+  for (let l = 0; l < c.depth - 1; l++) out.push({ name: `enc${l}`, kind: 'enc', level: l, cin: l === 0 ? c.inChannels : width(l - 1), cout: width(l), dropout: drop('enc') });
+  const d = c.depth - 1;
+  out.push({ name: 'bottleneck', kind: 'bottleneck', level: d, cin: width(d - 1), cout: width(d), dropout: drop('bottleneck') });
+  for (let l = c.depth - 2; l >= 0; l--) out.push({ name: `dec${l}`, kind: 'dec', level: l, cin: 2 * width(l), cout: width(l), dropout: drop('dec') });
+  return out;
+}
+
+/** The shape of a dropout mask of `block` for a size×size input. */
+export function maskShape(block: UNetBlock, size: number): [number, number, number, number] {
+  const s = size / 2 ** block.level;
+  return [1, block.cout, s, s];
+}
+
+const NORM_EPS = 1e-5;
+
+export interface PosteriorGraph {
+  readonly probs: string;
+  readonly entropy: string;
+  readonly mutualInformation: string;
+}
+
+/**
+ * Adds the posterior predictive of `branches` over `samples` to `g`, reading `input`
+ * (N×inChannels×size×size). Each sample's tensors become initializers once, shared by the
+ * branches that use it. Throws naming the sample file and the tensor when one is missing or
+ * misshapen.
+ */
+export function addPosteriorGraph(
+  g: GraphBuilder,
+  config: UNetConfig,
+  input: string,
+  samples: readonly WeightSample[],
+  branches: readonly Branch[],
+  size: number,
+): PosteriorGraph {
+  if (branches.length === 0) throw new RangeError('ONNX export: no branches');
+  const blocks = unetBlocks(config);
+  const constant = (name: string, v: number) => g.float(name, [v], []);
+  const zero = constant('zero', 0);
+  const count = constant('branch_count', branches.length);
+  const classAxis = g.int64('class_axis', [1], [1]);
+  const keep = 1 - config.dropout;
+  const keepScalar = blocks.some((b) => b.dropout) ? constant('dropout_keep', keep) : '';
+
+  const added = new Map<string, string>();
+  const weight = (i: number, name: string, shape: readonly number[]): string => {
+    const key = `s${i}.${name}`;
+    const known = added.get(key);
+    if (known) return known;
+    const s = samples[i];
+    const t = s.tensors[name];
+    if (!t) throw new Error(`${s.source}: no tensor '${name}', which the model configuration needs`);
+    if (t.shape.length !== shape.length || t.shape.some((d, k) => d !== shape[k])) {
+      throw new Error(`${s.source}: tensor '${name}' has shape [${t.shape.join(', ')}], the model configuration needs [${shape.join(', ')}]`);
+    }
+    added.set(key, g.float(key, t.data, shape));
+    return key;
+  };
+
+  const entropyOf = (p: string, name?: string): string => {
+    const plogp = g.op('Where', [g.op('Greater', [p, zero]), g.op('Mul', [p, g.op('Log', [p])]), zero]);
+    return g.op('Neg', [g.op('ReduceSum', [plogp, classAxis], { keepdims: 0 })], {}, name);
+  };
+
+  const probs: string[] = [];
+  const entropies: string[] = [];
+  branches.forEach((branch, k) => {
+    if (!(branch.sample >= 0 && branch.sample < samples.length)) throw new RangeError(`ONNX export: branch ${k} names sample ${branch.sample}`);
+    const w = (name: string, shape: readonly number[]) => weight(branch.sample, name, shape);
+    const block = (b: UNetBlock, x: string): string => {
+      let h = x;
+      for (const i of [1, 2] as const) {
+        const cin = i === 1 ? b.cin : b.cout;
+        const conv = `${b.name}.conv${i}`;
+        const convInputs = [h, w(`${conv}.weight`, [b.cout, cin, 3, 3])];
+        if (config.norm === 'none') convInputs.push(w(`${conv}.bias`, [b.cout]));
+        h = g.op('Conv', convInputs, { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
+        if (config.norm === 'batch') {
+          const n = `${b.name}.bn${i}`;
+          const c = [b.cout];
+          h = g.op('BatchNormalization', [h, w(`${n}.weight`, c), w(`${n}.bias`, c), w(`${n}.running_mean`, c), w(`${n}.running_var`, c)], {
+            epsilon: { float: NORM_EPS },
+          });
+        } else if (config.norm === 'instance') {
+          const n = `${b.name}.norm${i}`;
+          h = g.op('InstanceNormalization', [h, w(`${n}.weight`, [b.cout]), w(`${n}.bias`, [b.cout])], { epsilon: { float: NORM_EPS } });
+        }
+        h = g.op('Relu', [h]);
+      }
+      if (b.dropout) {
+        const mask = branch.masks?.[b.name];
+        const shape = maskShape(b, size);
+        if (!mask) throw new Error(`ONNX export: branch ${k} has no dropout mask for ${b.name}`);
+        h = g.op('Div', [g.op('Mul', [h, g.float(`b${k}.${b.name}.mask`, mask, shape)]), keepScalar]);
+      }
+      return h;
+    };
+
+    let h = input;
+    const skips: string[] = [];
+    for (const b of blocks) {
+      if (b.kind === 'enc') {
+        const skip = block(b, h);
+        skips.push(skip);
+        h = g.op('MaxPool', [skip], { kernel_shape: [2, 2], strides: [2, 2] });
+      } else if (b.kind === 'bottleneck') {
+        h = block(b, h);
+      } else {
+        const up = `up${b.level}`;
+        h = g.op('ConvTranspose', [h, w(`${up}.weight`, [b.cout * 2, b.cout, 2, 2]), w(`${up}.bias`, [b.cout])], {
+          kernel_shape: [2, 2],
+          strides: [2, 2],
+        });
+        h = g.op('Concat', [skips.pop() as string, h], { axis: 1 });
+        h = block(b, h);
+      }
+    }
+    const head = [config.numClasses, config.baseWidth, 1, 1];
+    const logits = g.op('Conv', [h, w('head.weight', head), w('head.bias', [config.numClasses])], { kernel_shape: [1, 1] });
+    const p = g.op('Softmax', [logits], { axis: 1 }, `b${k}.probs`);
+    probs.push(p);
+    entropies.push(entropyOf(p));
+  });
+
+  const mean = g.op('Div', [g.op('Sum', probs), count], {}, 'probs');
+  const entropy = entropyOf(mean, 'entropy');
+  const expected = g.op('Div', [g.op('Sum', entropies), count]);
+  const mi = g.op('Max', [g.op('Sub', [entropy, expected]), zero], {}, 'mutual_information');
+  return { probs: mean, entropy, mutualInformation: mi };
+}
