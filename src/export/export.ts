@@ -12,8 +12,9 @@
  * drawn at export from the generator of a U-Net built with the stated seed after its weight
  * initialisation, in the order `hmcseg predict` draws them for a one-slice batch: sample by
  * sample, pass by pass, block by block. With the model's own seed (the default) the export
- * therefore reproduces `hmcseg predict` of a one-slice volume exactly; for more slices prediction
- * draws fresh masks per slice while the export applies the same K masks to every slice.
+ * therefore reproduces exactly what `hmcseg predict` gives for a one-slice volume that it segments
+ * first. Otherwise prediction draws fresh masks per slice (and per volume), while the export applies
+ * the same K masks to every slice: the same distribution, other draws.
  */
 import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
 import { CLASSES } from '../data/labels.js';
@@ -132,8 +133,11 @@ export function exportOnnx(storeDir: string, opts: ExportOptions = {}): OnnxExpo
     const config = model.config;
     const f = 2 ** (config.depth - 1);
     if (pre.size % f !== 0) throw new Error(`${storeDir}: input size ${pre.size} is not divisible by 2^(depth−1) = ${f}`);
-    const hasDropout = unetBlocks(config).some((b) => b.dropout);
-    if (!hasDropout && passes > 1) throw new RangeError(`${storeDir}: --passes ${passes} needs a model with dropout; this one has none`);
+    // As in prediction: dropout at inference only with more than one pass per sample.
+    const hasDropout = passes > 1;
+    if (hasDropout && !unetBlocks(config).some((b) => b.dropout)) {
+      throw new RangeError(`${storeDir}: --passes ${passes} needs a model with dropout; this one has none`);
+    }
     const indices = Array.from({ length: k }, (_, i) => available - k + i);
     const samples = indices.map((i) => loadWeightSample(store, i));
     const branches: Branch[] = [];

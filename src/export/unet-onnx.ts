@@ -22,11 +22,14 @@ export interface WeightSample {
   readonly tensors: Readonly<Record<string, { readonly data: Float32Array; readonly shape: readonly number[] }>>;
 }
 
-/** One branch of the graph: a weight sample and, where the U-Net has dropout, a mask per dropout block. */
+/** One branch of the graph: a weight sample and, for dropout at inference, a mask per dropout block. */
 export interface Branch {
   /** Index into the samples. */
   readonly sample: number;
-  /** Binary masks (0/1) by block name, each 1×C×h×w at that block's output size. */
+  /**
+   * Binary masks (0/1) by block name, each 1×C×h×w at that block's output size; without them
+   * dropout is off (the U-Net in eval mode).
+   */
   readonly masks?: Readonly<Record<string, Float32Array>>;
 }
 
@@ -89,7 +92,7 @@ export function addPosteriorGraph(
   const count = constant('branch_count', branches.length);
   const classAxis = g.int64('class_axis', [1], [1]);
   const keep = 1 - config.dropout;
-  const keepScalar = blocks.some((b) => b.dropout) ? constant('dropout_keep', keep) : '';
+  const keepScalar = branches.some((b) => b.masks) ? constant('dropout_keep', keep) : '';
 
   const added = new Map<string, string>();
   const weight = (i: number, name: string, shape: readonly number[]): string => {
@@ -136,8 +139,8 @@ export function addPosteriorGraph(
         }
         h = g.op('Relu', [h]);
       }
-      if (b.dropout) {
-        const mask = branch.masks?.[b.name];
+      if (b.dropout && branch.masks) {
+        const mask = branch.masks[b.name];
         const shape = maskShape(b, size);
         if (!mask) throw new Error(`ONNX export: branch ${k} has no dropout mask for ${b.name}`);
         h = g.op('Div', [g.op('Mul', [h, g.float(`b${k}.${b.name}.mask`, mask, shape)]), keepScalar]);

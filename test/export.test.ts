@@ -1,0 +1,209 @@
+/**
+ * `hmcseg export`: the ONNX model, run by onnxruntime-node and onnxruntime-web (wasm), gives the
+ * probabilities, entropy and mutual information of our own prediction (`Predictor`, what
+ * `hmcseg predict` runs) on the same preprocessed input. Tiny U-Nets trained for a few steps on
+ * phantoms (numeric agreement, not accuracy): HMC with BatchNorm, deterministic networks with
+ * instance norm and with no norm, MC Dropout with dropout after every block.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSampleStore } from '../src/bayes/store.js';
+import { makeSplits, openDataset, readNiftiImage, writePhantomDataset, writeSplits, type Volume } from '../src/data/index.js';
+import { addPosteriorGraph, exportOnnx, GraphBuilder, METADATA_KEYS, readOnnxMetadata, type PreprocessRecipe } from '../src/export/index.js';
+import { UNET_DEFAULTS } from '../src/models/index.js';
+import type { Method } from '../src/bayes/index.js';
+import { Predictor } from '../src/predict/predict.js';
+import { parseTrainConfig, type TrainConfigInput } from '../src/train/config.js';
+import { train } from '../src/train/trainer.js';
+import { compareWithPrediction, oneSlice, runOnnxOnVolume, type OrtLike, type OrtSession } from './helpers/onnx.js';
+
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/src/cli/main.js');
+const cli = (...args: string[]) => execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const TOL = 1e-4;
+
+let root: string;
+let images: string[];
+const stores: Record<string, string> = {};
+
+async function trainStore(name: string, method: Method, config: TrainConfigInput): Promise<void> {
+  stores[name] = join(root, name);
+  await train({ method, config: parseTrainConfig(config), data: join(root, 'phantom'), splits: join(root, 'splits.json'), out: stores[name] });
+}
+
+const base = (model: TrainConfigInput['model'], over: TrainConfigInput = {}): TrainConfigInput => ({
+  seed: 3,
+  threads: 1,
+  data: { labels: 'acdc', size: 32, batchSize: 4, workers: 0 },
+  model: { depth: 3, baseWidth: 4, ...model },
+  optim: { steps: 8, lr: 0.05 },
+  ...over,
+});
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'hmcseg-export-'));
+  const data = join(root, 'phantom');
+  writePhantomDataset({ out: data, cases: 4, contrast: 'ssfp', seed: 11, size: 40, slices: 3 });
+  const dataset = openDataset(data);
+  writeSplits(join(root, 'splits.json'), makeSplits(dataset, { seed: 0, fractions: { train: 0.5, val: 0.25, test: 0.25 } }));
+  images = dataset.cases.map((c) => c.image);
+  await trainStore('hmc', 'hmc', base({}, { hmc: { cycles: 2, samplesPerCycle: 2, beta: 0.5, sampleFromCycle: 0 } }));
+  await trainStore('instance', 'deterministic', base({ norm: 'instance' }));
+  await trainStore('none', 'deterministic', base({ norm: 'none' }));
+  await trainStore('mcd', 'mcdropout', base({ dropoutPlacement: 'all' }, { mcdropout: { rate: 0.3, passes: 3 } }));
+}, 120_000);
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+async function session(ort: OrtLike, bytes: Uint8Array): Promise<OrtSession> {
+  return ort.InferenceSession.create(bytes, ort === (ortWeb as unknown as OrtLike) ? { executionProviders: ['wasm'] } : {});
+}
+
+/** Largest differences between the export and our prediction over `volumes`. */
+async function agreement(
+  ort: OrtLike,
+  store: string,
+  volumes: readonly { image: Volume; source: string }[],
+  opts: { samples?: number; passes?: number; seed?: number } = {},
+): Promise<{ probs: number; entropy: number; mi: number; maxMi: number }> {
+  const s = await session(ort, exportOnnx(store, opts).bytes);
+  const worst = { probs: 0, entropy: 0, mi: 0, maxMi: 0 };
+  try {
+    for (const { image, source } of volumes) {
+      // A fresh predictor per volume: MC Dropout draws its masks from the model's generator, which
+      // the export replays from the start (a second volume would get the masks that follow).
+      const predictor = new Predictor(store, { samples: opts.samples, passes: opts.passes });
+      let ours;
+      try {
+        ours = predictor.predict(image, source);
+      } finally {
+        predictor.dispose();
+      }
+      const d = compareWithPrediction(await runOnnxOnVolume(ort, s, store, image, source), ours);
+      worst.probs = Math.max(worst.probs, d.probs);
+      worst.entropy = Math.max(worst.entropy, d.entropy);
+      worst.mi = Math.max(worst.mi, d.mi);
+      worst.maxMi = Math.max(worst.maxMi, ...ours.mutualInformation);
+    }
+  } finally {
+    await s.release();
+  }
+  return worst;
+}
+
+const volumes = () => images.slice(0, 2).map((source) => ({ image: readNiftiImage(source), source }));
+
+describe('hmcseg export, verified against our prediction', () => {
+  it('HMC, BatchNorm, 4 samples: onnxruntime-node gives the probabilities, entropy and MI of hmcseg predict', async () => {
+    const d = await agreement(ortNode as unknown as OrtLike, stores.hmc, volumes());
+    process.stdout.write(`export hmc K=4 (onnxruntime-node): max abs diff probs ${d.probs.toExponential(2)}, entropy ${d.entropy.toExponential(2)}, MI ${d.mi.toExponential(2)}\n`);
+    expect(d.maxMi).toBeGreaterThan(1e-3); // the samples disagree, so MI is really compared
+    expect(d.probs).toBeLessThan(TOL);
+    expect(d.entropy).toBeLessThan(TOL);
+    expect(d.mi).toBeLessThan(TOL);
+  });
+
+  it('--samples 2 takes the last two samples, as predict --samples 2 does', async () => {
+    const d = await agreement(ortNode as unknown as OrtLike, stores.hmc, volumes().slice(0, 1), { samples: 2 });
+    expect(Math.max(d.probs, d.entropy, d.mi)).toBeLessThan(TOL);
+  });
+
+  it('instance norm and no norm (one network each): same outputs, and MI exactly 0', async () => {
+    for (const name of ['instance', 'none']) {
+      const d = await agreement(ortNode as unknown as OrtLike, stores[name], volumes().slice(0, 1));
+      expect(Math.max(d.probs, d.entropy), name).toBeLessThan(TOL);
+      expect(d.mi, name).toBe(0);
+      expect(d.maxMi, name).toBe(0);
+    }
+  });
+
+  it('MC Dropout: the fixed masks reproduce hmcseg predict on one-slice volumes; another seed gives other masks', async () => {
+    const image = readNiftiImage(images[0]);
+    const slices = [0, 2].map((z) => ({ image: oneSlice(image, z), source: `${images[0]} z=${z}` }));
+    const ort = ortNode as unknown as OrtLike;
+    const d = await agreement(ort, stores.mcd, slices);
+    process.stdout.write(`export mcdropout 3 masks (onnxruntime-node, one slice): max abs diff probs ${d.probs.toExponential(2)}, entropy ${d.entropy.toExponential(2)}, MI ${d.mi.toExponential(2)}\n`);
+    expect(d.maxMi).toBeGreaterThan(1e-3);
+    expect(Math.max(d.probs, d.entropy, d.mi)).toBeLessThan(TOL);
+    const off = await agreement(ort, stores.mcd, volumes().slice(0, 1), { passes: 1 }); // dropout off, as predict --passes 1
+    expect(Math.max(off.probs, off.entropy, off.mi)).toBeLessThan(TOL);
+    expect(off.maxMi).toBe(0);
+    const other = await agreement(ort, stores.mcd, slices.slice(0, 1), { seed: 12345 });
+    expect(other.probs).toBeGreaterThan(1e-3);
+    expect(JSON.parse(readOnnxMetadata(exportOnnx(stores.mcd, { seed: 12345 }).bytes)[METADATA_KEYS.dropout])).toEqual({ p: 0.3, seed: 12345, masksPerSample: 3 });
+  });
+
+  it('onnxruntime-web (wasm) in Node gives the same outputs', async () => {
+    (ortWeb as unknown as { env: { wasm: { numThreads: number } } }).env.wasm.numThreads = 1;
+    const ort = ortWeb as unknown as OrtLike;
+    const d = await agreement(ort, stores.hmc, volumes().slice(0, 1));
+    process.stdout.write(`export hmc K=4 (onnxruntime-web wasm): max abs diff probs ${d.probs.toExponential(2)}, entropy ${d.entropy.toExponential(2)}, MI ${d.mi.toExponential(2)}\n`);
+    expect(Math.max(d.probs, d.entropy, d.mi)).toBeLessThan(TOL);
+    const mcd = await agreement(ort, stores.mcd, [{ image: oneSlice(readNiftiImage(images[1]), 1), source: images[1] }]);
+    expect(Math.max(mcd.probs, mcd.entropy, mcd.mi)).toBeLessThan(TOL);
+  });
+});
+
+describe('the exported model', () => {
+  it('has the stable I/O contract and the preprocessing recipe in metadata_props', async () => {
+    const out = join(root, 'hmc.onnx');
+    const printed = JSON.parse(cli('export', '--model', stores.hmc, '--out', out, '--samples', '3'));
+    expect(printed).toMatchObject({ out, branches: 3, size: 32, classes: 4 });
+    const bytes = new Uint8Array(readFileSync(out));
+    const s = await session(ortNode as unknown as OrtLike, bytes);
+    expect(s.inputNames).toEqual(['image']);
+    expect(s.outputNames).toEqual(['probs', 'entropy', 'mutual_information']);
+    const r = await s.run({ image: new ortNode.Tensor('float32', new Float32Array(2 * 32 * 32).fill(0.5), [2, 1, 32, 32]) });
+    await s.release();
+    expect(r.probs.dims).toEqual([2, 4, 32, 32]);
+    expect(r.entropy.dims).toEqual([2, 32, 32]);
+    expect(r.mutual_information.dims).toEqual([2, 32, 32]);
+    const p = r.probs.data as Float32Array;
+    for (let i = 0; i < 32 * 32; i++) expect(p[i] + p[i + 1024] + p[i + 2048] + p[i + 3072]).toBeCloseTo(1, 5);
+
+    const meta = readOnnxMetadata(bytes);
+    const manifest = openSampleStore(stores.hmc).manifest;
+    expect(meta[METADATA_KEYS.format]).toBe('hmcseg-posterior-onnx/1');
+    expect(meta[METADATA_KEYS.method]).toBe('hmc');
+    expect(JSON.parse(meta[METADATA_KEYS.classes])).toEqual(['background', 'LV', 'MYO', 'RV']);
+    expect(meta[METADATA_KEYS.configHash]).toBe((manifest.training as { configHash: string }).configHash);
+    const recipe = JSON.parse(meta[METADATA_KEYS.preprocess]) as PreprocessRecipe;
+    expect(recipe).toMatchObject({ size: 32, targetSpacing: manifest.preprocess.targetSpacing, clipPercentiles: [0.5, 99.5] });
+    const samples = JSON.parse(meta[METADATA_KEYS.samples]);
+    expect(samples.files).toEqual(manifest.samples.slice(-3).map((x) => x.file));
+    expect(JSON.parse(meta[METADATA_KEYS.dropout])).toBeNull();
+  });
+
+  it('BAD CALL - sample counts out of range, passes without dropout, not a store: errors name the store', () => {
+    expect(() => exportOnnx(stores.hmc, { samples: 5 })).toThrow(/hmc: --samples must be an integer in 1\.\.4, got 5/);
+    expect(() => exportOnnx(stores.hmc, { samples: 0 })).toThrow(/--samples/);
+    expect(() => exportOnnx(stores.hmc, { passes: 2 })).toThrow(/--passes 2 needs a model with dropout/);
+    expect(() => exportOnnx(root)).toThrow(/not a sample store/);
+  });
+
+  it('BAD CALL - a sample missing a tensor or with a misshapen one: the error names the file and the tensor', () => {
+    const config = { ...UNET_DEFAULTS, depth: 2, baseWidth: 2 };
+    const tensors: Record<string, { data: Float32Array; shape: number[] }> = {
+      'enc0.conv1.weight': { data: new Float32Array(2 * 9), shape: [2, 1, 3, 3] },
+      'enc0.bn1.weight': { data: new Float32Array(3), shape: [3] },
+    };
+    const g = () => {
+      const b = new GraphBuilder();
+      return { b, x: b.input('image', ['N', 1, 8, 8]) };
+    };
+    const { b, x } = g();
+    expect(() => addPosteriorGraph(b, config, x, [{ source: 'a.safetensors', tensors }], [{ sample: 0 }], 8)).toThrow(
+      "a.safetensors: tensor 'enc0.bn1.weight' has shape [3], the model configuration needs [2]",
+    );
+    const { b: b2, x: x2 } = g();
+    const fixed = { ...tensors, 'enc0.bn1.weight': { data: new Float32Array(2), shape: [2] } };
+    expect(() => addPosteriorGraph(b2, config, x2, [{ source: 'a.safetensors', tensors: fixed }], [{ sample: 0 }], 8)).toThrow(
+      "a.safetensors: no tensor 'enc0.bn1.bias'",
+    );
+  });
+});
