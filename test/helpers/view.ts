@@ -25,12 +25,18 @@ export interface ViewFixture {
   readonly images: readonly string[];
 }
 
-export async function makeViewFixture(withModel: boolean): Promise<ViewFixture> {
+/**
+ * @param opts.model also export the store to ONNX
+ * @param opts.trained train long enough (200 steps, ~10 s) that the network segments the LV, for
+ *   tests whose assertions need a non-empty segmentation; otherwise 8 steps
+ */
+export async function makeViewFixture(opts: { model: boolean; trained: boolean }): Promise<ViewFixture> {
+  const withModel = opts.model;
   const root = mkdtempSync(join(tmpdir(), 'hmcseg-view-'));
   const data = join(root, 'phantom');
-  writePhantomDataset({ out: data, cases: 3, contrast: 'ssfp', seed: 5, size: 40, slices: 4 });
+  writePhantomDataset({ out: data, cases: 5, contrast: 'ssfp', seed: 5, size: 40, slices: 4 });
   const dataset = openDataset(data);
-  writeSplits(join(root, 'splits.json'), makeSplits(dataset, { seed: 0, fractions: { train: 0.34, val: 0.33, test: 0.33 } }));
+  writeSplits(join(root, 'splits.json'), makeSplits(dataset, { seed: 0, fractions: { train: 0.6, val: 0.2, test: 0.2 } }));
   const store = join(root, 'store');
   await train({
     method: 'hmc',
@@ -38,8 +44,8 @@ export async function makeViewFixture(withModel: boolean): Promise<ViewFixture> 
       seed: 3,
       threads: 1,
       data: { labels: 'acdc', size: 32, batchSize: 4, workers: 0 },
-      model: { depth: 3, baseWidth: 4 },
-      optim: { steps: 8, lr: 0.05 },
+      model: { depth: 3, baseWidth: 8 },
+      optim: opts.trained ? { steps: 200, lr: 0.2 } : { steps: 8, lr: 0.05 },
       hmc: { cycles: 2, samplesPerCycle: 1, beta: 0.5, sampleFromCycle: 0 },
     }),
     data,
