@@ -183,6 +183,15 @@ describe.skipIf(missing !== undefined)('hmcseg view in chromium', () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  it('BAD CALL - a picked file that is not NIfTI: an error naming it, on the page', async () => {
+    await page.setInputFiles('#pick', { name: 'notes.nii', mimeType: 'application/octet-stream', buffer: Buffer.from('not a NIfTI file at all'.repeat(20)) });
+    await page.waitForFunction(() => window.hmcsegView.errors.length > 0, null, { timeout: 30_000 });
+    const errors = await page.evaluate(() => window.hmcsegView.errors);
+    expect(errors[errors.length - 1]).toMatch(/^notes\.nii: /);
+    expect(await page.textContent('#status')).toBe(errors[errors.length - 1]);
+    await page.evaluate(() => window.hmcsegView.errors.splice(0));
+  });
+
   it('writes the screenshot docs/view.png (a flagged slice, all overlays)', async () => {
     const first = page.locator('#slices tbody tr.flagged').first();
     await first.click();

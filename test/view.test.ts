@@ -5,6 +5,7 @@
  * listens on loopback only.
  */
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { connect } from 'node:net';
@@ -13,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDataset } from '../src/data/index.js';
 import { evaluateDirectory, niftiStem } from '../src/evaluate/index.js';
 import { rankSlices, resolveUnder, startViewServer, VIEW_HOST, type ViewServer } from '../src/view/index.js';
-import { makeViewFixture, type ViewFixture } from './helpers/view.js';
+import { CLI, makeViewFixture, type ViewFixture } from './helpers/view.js';
 
 let fx: ViewFixture;
 let server: ViewServer;
@@ -72,6 +73,55 @@ describe('case list', () => {
       expect(v?.dice.map((d) => d.meanDice)).toEqual(c.slices.map((s) => s.meanDice.value));
     }
     expect(view.cases.flatMap((c) => c.dice).some((d) => d.meanDice !== null)).toBe(true);
+  });
+});
+
+describe('options', () => {
+  it('--images: the image is looked up by case name under that directory', async () => {
+    const v = await startViewServer({ pred: fx.pred, images: fx.data, webRoot: join(fx.root, 'web') });
+    try {
+      for (const c of v.cases) {
+        expect(c.image?.root).toBe('images');
+        const file = fx.images.find((f) => niftiStem(f) === c.name) as string;
+        expect(join(fx.data, c.image?.path as string)).toBe(file);
+        const r = await fetch(`${v.url}files/images/${c.image?.path}`);
+        expect(Buffer.from(await r.arrayBuffer()).equals(readFileSync(file))).toBe(true);
+      }
+    } finally {
+      await v.close();
+    }
+  });
+
+  it('BAD CALL - errors name the directory or file', async () => {
+    await expect(startViewServer({ pred: join(fx.root, 'nope'), webRoot: join(fx.root, 'web') })).rejects.toThrow(/nope: prediction directory does not exist/);
+    await expect(startViewServer({ pred: fx.root, webRoot: join(fx.root, 'web') })).rejects.toThrow(/no NAME_uncertainty\.json files/);
+    await expect(startViewServer({ pred: fx.pred, model: join(fx.root, 'none.onnx'), webRoot: join(fx.root, 'web') })).rejects.toThrow(/none\.onnx: ONNX model file does not exist/);
+    await expect(startViewServer({ pred: fx.pred, webRoot: join(fx.root, 'nothing') })).rejects.toThrow(/not built/);
+    await expect(startViewServer({ pred: fx.pred, port: server.port, webRoot: join(fx.root, 'web') })).rejects.toThrow(/cannot listen on 127\.0\.0\.1/);
+  });
+
+  it('hmcseg view prints the URL, serves, and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, [CLI, 'view', '--pred', fx.pred, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const line = await new Promise<string>((ok, fail) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) ok(out.split('\n')[0]);
+        });
+        child.once('exit', (code) => fail(new Error(`hmcseg view exited with ${code}`)));
+      });
+      const printed = JSON.parse(line) as { url: string; cases: number };
+      expect(printed.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      expect(printed.cases).toBe(server.cases.length);
+      const r = await fetch(printed.url);
+      expect(r.status).toBe(200);
+      expect(await r.text()).toMatch(/<canvas id="gl">/);
+    } finally {
+      const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
   });
 });
 

@@ -11,7 +11,7 @@ import { makeSplits, openDataset, writePhantomDataset, writeSplits } from '../..
 import { parseTrainConfig } from '../../src/train/config.js';
 import { train } from '../../src/train/trainer.js';
 
-const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js');
+export const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js');
 export const cli = (...args: string[]): string =>
   execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
