@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNiftiLabels } from '../src/data/index.js';
-import { CLASS_COLORS, rankSlices, startViewServer, type ViewServer } from '../src/view/index.js';
+import { CLASS_COLORS, rankSlices, startViewServer, type ViewPageHooks, type ViewServer } from '../src/view/index.js';
 import { makeViewFixture, type ViewFixture } from './helpers/view.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,16 +29,9 @@ const missing = !existsSync(CHROMIUM)
     : undefined;
 if (missing) console.log(`view-browser tests skipped: ${missing}`);
 
-interface PageHooks {
-  ready: boolean;
-  errors: string[];
-  inference: { name: string; segmentation: number[]; scores: number[]; seconds: number } | null;
-  showCase(name: string, z: number): Promise<void>;
-  probe(x: number, y: number, z: number): number[] | null;
-}
 declare global {
   interface Window {
-    hmcsegView: PageHooks;
+    hmcsegView: ViewPageHooks;
   }
 }
 

@@ -12,6 +12,7 @@ import { encodeNifti, NIFTI_DATATYPES, safeDecodeNifti } from '../src/data/nifti
 import type { Volume } from '../src/data/volume.js';
 import type { ServedFile, ViewCase } from '../src/view/cases.js';
 import { CLASS_COLORS } from '../src/view/colors.js';
+import type { ViewPageHooks } from '../src/view/page-hooks.js';
 import { rankSlices, type SliceRanking } from '../src/view/ranking.js';
 import { loadModel, segmentVolume, type LoadedModel } from './infer.js';
 
@@ -230,17 +231,7 @@ async function segmentFile(file: File): Promise<void> {
   }
 }
 
-/** What the browser tests read. */
-interface Hooks {
-  ready: boolean;
-  errors: string[];
-  inference: { name: string; segmentation: number[]; scores: number[]; seconds: number } | null;
-  showCase(name: string, z: number): Promise<void>;
-  /** The rendered RGBA at the centre of voxel (x, y, z) of the shown case (z must be the shown slice). */
-  probe(x: number, y: number, z: number): number[] | null;
-}
-
-const hooks: Hooks = {
+const hooks: ViewPageHooks = {
   ready: false,
   errors: [],
   inference: null,
@@ -255,7 +246,7 @@ const hooks: Hooks = {
     return Array.from(px);
   },
 };
-(window as unknown as { hmcsegView: Hooks }).hmcsegView = hooks;
+(window as unknown as { hmcsegView: ViewPageHooks }).hmcsegView = hooks;
 
 async function main(): Promise<void> {
   $('legend').innerHTML = (['LV', 'MYO', 'RV'] as const)

@@ -9,18 +9,8 @@
  * ONNX model of `hmcseg export`.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { startViewServer } from '../view/index.js';
+import { startViewServer, type ViewServerOptions } from '../view/index.js';
 import { integerIn } from './args.js';
-
-interface ViewCliOptions {
-  readonly pred: string;
-  readonly gt?: string;
-  readonly labels?: string;
-  readonly images?: string;
-  readonly model?: string;
-  readonly threshold?: number;
-  readonly port: number;
-}
 
 function parseFinite(value: string): number {
   const n = Number(value);
@@ -39,7 +29,7 @@ export function registerViewCommand(program: Command): void {
     .option('--model <file>', 'ONNX model (hmcseg export) for segmenting a dropped volume in the browser')
     .option('--threshold <score>', 'flag slices whose warning score exceeds this (default: the 90th percentile)', parseFinite)
     .option('--port <p>', 'port on 127.0.0.1 (0: any free one)', integerIn(0, 65535, 'must be an integer in 0..65535'), 0)
-    .action(async (o: ViewCliOptions) => {
+    .action(async (o: ViewServerOptions) => {
       const server = await startViewServer(o);
       const missing = server.cases.filter((c) => c.image === null);
       for (const c of missing) process.stderr.write(`hmcseg view: ${c.name}: no image (${c.imageMissing})\n`);

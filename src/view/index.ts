@@ -2,4 +2,5 @@
 export { startViewServer, resolveUnder, VIEW_HOST, type ViewServer, type ViewServerOptions } from './server.js';
 export { listViewCases, type ServedFile, type SliceDice, type ViewCase, type ViewCasesOptions, type ViewRootName } from './cases.js';
 export { CLASS_COLORS } from './colors.js';
+export type { ViewPageHooks } from './page-hooks.js';
 export { DEFAULT_FLAG_QUANTILE, rankSlices, type RankedCaseInput, type RankedSlice, type SliceRanking } from './ranking.js';
