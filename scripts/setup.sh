@@ -49,6 +49,17 @@ elif [ ${#optional[@]} -gt 0 ]; then
   echo "hmcseg setup: optional ${optional[*]} missing (as root: apt-get install -y ${optional[*]}); the tests that need them will be skipped" >&2
 fi
 
+# Optional: Debian's chromium for the browser tests of `hmcseg view` (skipped without it).
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ] && command -v apt-get >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "hmcseg setup: installing chromium (browser tests of hmcseg view)"
+    { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
+      echo "hmcseg setup: chromium not installed; the browser tests of hmcseg view will be skipped" >&2
+  else
+    echo "hmcseg setup: optional chromium missing (as root: apt-get install -y chromium); the browser tests of hmcseg view will be skipped" >&2
+  fi
+fi
+
 # onnxruntime-node's install script would fetch CUDA libraries from outside the npm registry on
 # linux/x64; the CPU runtime ships inside the package, so skip it (.npmrc says the same to npm).
 export ONNXRUNTIME_NODE_INSTALL=skip

@@ -11,6 +11,7 @@ import { registerExperimentCommands } from './experiment.js';
 import { registerEvaluateCommand } from './evaluate.js';
 import { registerReportCommand } from './report.js';
 import { registerSmokeCommand } from './smoke.js';
+import { registerViewCommand } from './view.js';
 import { registerExportCommand } from './export.js';
 
 const program = new Command();
@@ -27,6 +28,7 @@ registerEvaluateCommand(program);
 registerExperimentCommands(program);
 registerReportCommand(program);
 registerSmokeCommand(program);
+registerViewCommand(program);
 registerExportCommand(program);
 
 try {

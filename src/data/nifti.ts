@@ -170,15 +170,20 @@ function parseHeader(bytes: Uint8Array): ParsedHeader {
   return size === NIFTI1_SIZE ? parseNifti1(bytes, view, littleEndian) : parseNifti2(bytes, view, littleEndian);
 }
 
+/** Bytes as Latin-1 text (no Buffer: the viewer page bundles this module). */
+function latin1(bytes: Uint8Array): string {
+  return String.fromCharCode(...bytes);
+}
+
 function cString(bytes: Uint8Array, start: number, length: number): string {
   const field = bytes.subarray(start, start + length);
   const end = field.indexOf(0);
-  return Buffer.from(field.subarray(0, end < 0 ? length : end)).toString('latin1');
+  return latin1(field.subarray(0, end < 0 ? length : end));
 }
 
 function checkMagic(bytes: Uint8Array, at: number, version: 1 | 2): void {
   const m = bytes.subarray(at, at + (version === 1 ? 4 : 8));
-  const shown = JSON.stringify(Buffer.from(m).toString('latin1'));
+  const shown = JSON.stringify(latin1(m));
   const twoFile = m[0] === 0x6e && m[1] === 0x69 && m[2] === (version === 1 ? 0x31 : 0x32); // "ni1" / "ni2"
   if (twoFile) {
     fail({
@@ -569,7 +574,7 @@ export function encodeNifti(volume: Volume, options: NiftiWriteOptions = {}, pat
   v.setFloat32(112, slope, true);
   v.setFloat32(116, inter, true);
   out[123] = g.xyztUnits & 0xff;
-  out.set(Buffer.from(g.descrip, 'latin1').subarray(0, 79), 148);
+  out.set(Uint8Array.from(g.descrip.slice(0, 79), (ch) => ch.charCodeAt(0) & 0xff), 148);
   v.setInt16(252, g.qformCode, true);
   v.setInt16(254, g.sformCode, true);
   g.quatern.forEach((q, i) => v.setFloat32(256 + 4 * i, q, true));
