@@ -12,7 +12,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDataset } from '../src/data/index.js';
-import { evaluateDirectory, niftiStem } from '../src/evaluate/index.js';
+import { evaluateDirectory } from '../src/evaluate/index.js';
+import { niftiStem } from '../src/predict/index.js';
 import { rankSlices, resolveUnder, startViewServer, VIEW_HOST, type ViewServer } from '../src/view/index.js';
 import { CLI, makeViewFixture, type ViewFixture } from './helpers/view.js';
 

@@ -6,12 +6,11 @@
  */
 import * as ort from 'onnxruntime-web/wasm';
 import * as z from 'zod';
-import { invertLabels, invertMap, preprocessVolume } from '../src/data/preprocess.js';
+import { preprocessVolume } from '../src/data/preprocess.js';
 import type { Volume } from '../src/data/volume.js';
 import { readOnnxMetadata } from '../src/export/onnx-graph.js';
 import type { PreprocessRecipe } from '../src/export/export.js';
-import { argmax } from '../src/metrics/calibration.js';
-import { uncertaintyScores, type RegionScores } from '../src/uncertainty/scores.js';
+import { assemblePrediction, copySlicesClassMajor, type GridPrediction } from '../src/predict/assemble.js';
 
 /** The model's preprocessing recipe (metadata `hmcseg.preprocess`), as far as this page repeats it. */
 const Recipe = z.looseObject({
@@ -33,13 +32,7 @@ export interface LoadedModel {
 }
 
 /** A volume segmented in the browser, on its own grid. */
-export interface BrowserPrediction {
-  readonly segmentation: Uint8Array;
-  readonly entropy: Float32Array;
-  readonly mutualInformation: Float32Array;
-  readonly slices: RegionScores[];
-  readonly volume: RegionScores;
-}
+export type BrowserPrediction = GridPrediction;
 
 /** onnxruntime-web's wasm files are served by the view server, never fetched from a CDN. */
 ort.env.wasm.wasmPaths = new URL('ort/', location.href).href;
@@ -92,7 +85,7 @@ export async function segmentVolume(
   });
   const nz = pre.transform.nz;
   const plane = S * S;
-  // Class-major over the volume, as argmax wants it: probs[c·nz·plane + z·plane + p].
+  // Class-major over the volume: probs[c·nz·plane + z·plane + p].
   const probs = new Float32Array(C * nz * plane);
   const entropy = new Float32Array(nz * plane);
   const mi = new Float32Array(nz * plane);
@@ -101,20 +94,12 @@ export async function segmentVolume(
     const b = Math.min(batch, nz - z0);
     const input = new ort.Tensor('float32', pre.image.slice(z0 * plane, (z0 + b) * plane), [b, 1, S, S]);
     const out = await model.session.run({ image: input });
-    const p = out.probs.data as Float32Array;
-    for (let i = 0; i < b; i++) {
-      for (let c = 0; c < C; c++) probs.set(p.subarray((i * C + c) * plane, (i * C + c + 1) * plane), c * nz * plane + (z0 + i) * plane);
-    }
+    copySlicesClassMajor(out.probs.data as Float32Array, b, C, plane, probs, nz, z0);
     entropy.set(out.entropy.data as Float32Array, z0 * plane);
     mi.set(out.mutual_information.data as Float32Array, z0 * plane);
     for (const t of Object.values(out)) t.dispose();
     input.dispose();
     progress(z0 + b, nz);
   }
-  const t = pre.transform;
-  const segmentation = invertLabels(argmax(probs, C), t);
-  const entropyMap = invertMap(entropy, t);
-  const miMap = invertMap(mi, t);
-  const scores = uncertaintyScores(segmentation, entropyMap, miMap, image.dims);
-  return { segmentation, entropy: entropyMap, mutualInformation: miMap, ...scores };
+  return assemblePrediction({ mean: probs, predictiveEntropy: entropy, mutualInformation: mi }, C, pre.transform, image.dims);
 }

@@ -2,6 +2,7 @@
  * Prediction: segmentation, uncertainty maps and scores of a volume from a sample store
  * ({@link Predictor}), and the prediction files, written and read by one module.
  */
+export { assemblePrediction, copySlicesClassMajor, type GridOutputs, type GridPrediction } from './assemble.js';
 export { Predictor, type PredictOptions, type VolumePrediction } from './predict.js';
 export {
   hasPrediction,

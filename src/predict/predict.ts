@@ -10,20 +10,13 @@
  * Memory stays bounded by one model plus the running sums: samples are loaded one at a time.
  */
 import type { Volume } from '../data/volume.js';
-import {
-  invertMap,
-  invertProbabilities,
-  preprocessOptions,
-  preprocessVolume,
-  type PreprocessConfig,
-  type VolumeTransform,
-} from '../data/preprocess.js';
+import { invertMap, preprocessOptions, preprocessVolume, type PreprocessConfig } from '../data/preprocess.js';
 import { NUM_CLASSES } from '../data/labels.js';
-import { argmax } from '../metrics/index.js';
 import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
 import { noGrad, tensor, tidy } from '../engine/index.js';
 import { UNet, type UNetConfig } from '../models/unet.js';
-import { UncertaintyAccumulator, uncertaintyScores, type RegionScores, type ScoreOptions } from '../uncertainty/index.js';
+import { UncertaintyAccumulator, type RegionScores, type ScoreOptions } from '../uncertainty/index.js';
+import { assemblePrediction } from './assemble.js';
 
 export interface PredictOptions {
   /** Use the last K weight samples, the latest and best-trained (default: all). */
@@ -105,23 +98,12 @@ export class Predictor {
       for (let pass = 0; pass < this.passes; pass++) acc.add(this.#softmax(pre.image, nz, mx, my));
     }
     const maps = acc.result();
-    const t: VolumeTransform = pre.transform;
-    // One prediction: the probabilities mapped onto the input grid, and their arg-max there.
-    const probabilities = invertProbabilities(maps.mean, NUM_CLASSES, t);
-    const segmentation = argmax(probabilities, NUM_CLASSES);
-    const entropy = invertMap(maps.predictiveEntropy, t);
-    const mutualInformation = invertMap(maps.mutualInformation, t);
     const dims = image.dims;
-    const scores = uncertaintyScores(segmentation, entropy, mutualInformation, dims, this.#scores);
     return {
       dims,
-      segmentation,
-      probabilities,
-      entropy,
-      mutualInformation,
-      expectedEntropy: invertMap(maps.expectedEntropy, t),
+      ...assemblePrediction(maps, NUM_CLASSES, pre.transform, dims, this.#scores),
+      expectedEntropy: invertMap(maps.expectedEntropy, pre.transform),
       passes: maps.samples,
-      ...scores,
     };
   }
 

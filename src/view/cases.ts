@@ -7,7 +7,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as z from 'zod';
 import { openDataset } from '../data/datasets.js';
-import { evaluateDirectory, niftiStem, STRUCTURES } from '../evaluate/index.js';
+import { evaluateDirectory, STRUCTURES } from '../evaluate/index.js';
+import { niftiStem } from '../predict/files.js';
 import { findInputs } from '../cli/predict.js';
 import { readJsonFile } from '../util/json.js';
 

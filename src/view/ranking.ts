@@ -3,7 +3,7 @@
  * `score` of `NAME_uncertainty.json`, see `src/uncertainty/scores.ts`), most uncertain first.
  * Pure: it runs on the server and, bundled, in the browser (for a volume segmented there).
  */
-import { percentileSorted } from '../data/preprocess.js';
+import { percentileSorted } from '../util/percentile.js';
 
 /** The scores of one case as the viewer needs them. */
 export interface RankedCaseInput {

@@ -4,9 +4,8 @@
  * so that the two can be compared value by value.
  */
 import { openSampleStore } from '../../src/bayes/store.js';
-import { invertMap, invertProbabilities, preprocessVolume, type Volume } from '../../src/data/index.js';
-import { Predictor, type VolumePrediction } from '../../src/predict/index.js';
-import { preprocessOptions, type PreprocessConfig } from '../../src/data/index.js';
+import { preprocessOptions, preprocessVolume, type PreprocessConfig, type Volume } from '../../src/data/index.js';
+import { assemblePrediction, copySlicesClassMajor, Predictor, type GridPrediction, type VolumePrediction } from '../../src/predict/index.js';
 
 /** The part of onnxruntime's API (node and web alike) that the comparison uses. */
 export interface OrtLike {
@@ -21,24 +20,24 @@ export interface OrtSession {
 }
 
 export interface OnnxVolumeOutputs {
-  /** Mean softmax, [slice][class][y][x], on the input grid. */
-  readonly probabilities: Float32Array;
-  readonly entropy: Float32Array;
-  readonly mutualInformation: Float32Array;
+  /** The prediction on the input grid, assembled as {@link Predictor} assembles its own. */
+  readonly prediction: GridPrediction;
   /** Output dims as onnxruntime returned them (preprocessed grid). */
   readonly dims: { readonly probs: readonly number[]; readonly entropy: readonly number[]; readonly mutualInformation: readonly number[] };
 }
 
-/** Preprocesses `image` as the store's manifest says, runs `session` on all slices, inverts the outputs. */
+/** Preprocesses `image` as the store's manifest says, runs `session` on all slices, assembles the prediction on the input grid. */
 export async function runOnnxOnVolume(ort: OrtLike, session: OrtSession, storeDir: string, image: Volume, source: string): Promise<OnnxVolumeOutputs> {
   const pre = preprocessVolume(image, preprocessOptions(openSampleStore(storeDir).manifest.preprocess as unknown as PreprocessConfig, source));
   const [mx, my] = pre.transform.slice.outputDims;
-  const r = await session.run({ image: new ort.Tensor('float32', pre.image, [pre.transform.nz, 1, my, mx]) });
+  const nz = pre.transform.nz;
+  const r = await session.run({ image: new ort.Tensor('float32', pre.image, [nz, 1, my, mx]) });
   const f32 = (name: string) => r[name].data as Float32Array;
+  const C = r.probs.dims[1];
+  const mean = new Float32Array(C * nz * mx * my);
+  copySlicesClassMajor(f32('probs'), nz, C, mx * my, mean, nz, 0);
   return {
-    probabilities: invertProbabilities(f32('probs'), r.probs.dims[1], pre.transform),
-    entropy: invertMap(f32('entropy'), pre.transform),
-    mutualInformation: invertMap(f32('mutual_information'), pre.transform),
+    prediction: assemblePrediction({ mean, predictiveEntropy: f32('entropy'), mutualInformation: f32('mutual_information') }, C, pre.transform, image.dims),
     dims: { probs: r.probs.dims, entropy: r.entropy.dims, mutualInformation: r.mutual_information.dims },
   };
 }
@@ -65,9 +64,9 @@ export function maxValue(a: ArrayLike<number>): number {
 /** The largest differences between an ONNX run and our prediction, per output. */
 export function compareWithPrediction(onnx: OnnxVolumeOutputs, ours: VolumePrediction): { probs: number; entropy: number; mi: number } {
   return {
-    probs: maxAbsDiff(onnx.probabilities, ours.probabilities),
-    entropy: maxAbsDiff(onnx.entropy, ours.entropy),
-    mi: maxAbsDiff(onnx.mutualInformation, ours.mutualInformation),
+    probs: maxAbsDiff(onnx.prediction.probabilities, ours.probabilities),
+    entropy: maxAbsDiff(onnx.prediction.entropy, ours.entropy),
+    mi: maxAbsDiff(onnx.prediction.mutualInformation, ours.mutualInformation),
   };
 }
 
