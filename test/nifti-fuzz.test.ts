@@ -1,0 +1,157 @@
+/**
+ * Seeded NIfTI fuzzing from real headers (bench/nifti-fuzz.ts defines the mutations, the oracle
+ * and "silently wrong"): 200 mutated files through the image and label readers and the training
+ * data loading (openDataset + loadCase), in process, and a handful through `hmcseg evaluate` and
+ * `hmcseg predict` to check exit codes and signals. The full 1,000-file run with a tally is
+ * `node dist/bench/fuzz-nifti.js`.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { judge, mutate, oracleRead, seedFrom, type FuzzSeed, type Judgement, type OracleReading, type Outcome } from '../bench/nifti-fuzz.js';
+import { applyLabelMap, loadCase, openDataset, readNiftiImage, readNiftiLabels, writeNifti, type LabelMap, type Volume } from '../src/data/index.js';
+import { realData } from './helpers/optional.js';
+
+const CLI = resolve(import.meta.dirname, '../dist/src/cli/main.js');
+const data = realData();
+const tmp = mkdtempSync(join(tmpdir(), 'hmcseg-fuzz-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The oracle's labels mapped to project classes, as loadCase returns them; a label the map lacks rejects. */
+function mapped(r: OracleReading, map: LabelMap): OracleReading {
+  if (!r.ok) return r;
+  try {
+    return { ok: true, volume: { ...r.volume, values: Float32Array.from(applyLabelMap(Uint8Array.from(r.volume.values), map, 'oracle')) } };
+  } catch {
+    return { ok: false, reason: 'label not in the label map' };
+  }
+}
+
+function outcomeOf(read: () => Volume): Outcome {
+  try {
+    const v = read();
+    return { loaded: true, dims: v.dims, spacing: v.spacing, affine: v.affine, values: v.data };
+  } catch (err) {
+    return { loaded: false, message: String((err as Error).message) };
+  }
+}
+
+describe('the oracle', () => {
+  it('reads an unmodified file as the library does, and rejects what the library must not load', () => {
+    const v = { dims: [3, 2, 2] as [number, number, number], spacing: [1, 1, 1] as [number, number, number], affine: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], data: Float32Array.from({ length: 12 }, (_, i) => i / 4) };
+    // A file written by the library and read by the oracle, then the same with a NaN voxel and a NaN srow.
+    const path = join(tmp, 'oracle.nii');
+    writeNifti(path, v);
+    const bytes = new Uint8Array(readFileSync(path));
+    const r = oracleRead(bytes);
+    expect(r.ok && Array.from(r.volume.values)).toEqual(Array.from(v.data));
+    expect(judge(outcomeOf(() => readNiftiImage(path)), r, path)).toEqual({ verdict: 'loaded' });
+    const nan = bytes.slice();
+    new DataView(nan.buffer).setFloat32(352 + 4 * 5, Number.NaN, true);
+    expect(oracleRead(nan)).toEqual({ ok: false, reason: 'non-finite value (as float32)' });
+    const srow = bytes.slice();
+    new DataView(srow.buffer).setInt16(254, 1, true);
+    new DataView(srow.buffer).setFloat32(280, Number.NaN, true);
+    expect(oracleRead(srow)).toEqual({ ok: false, reason: 'affine not finite' });
+  });
+});
+
+data.describe('fuzzing NIfTI files made from real headers (seeded)', () => {
+  const acdc = join(data.root, 'acdc/patient001');
+  const emidec = join(data.root, 'emidec/Case_N012');
+  const seeds: FuzzSeed[] = [
+    seedFrom('acdc patient001_frame01', readFileSync(join(acdc, 'patient001_frame01.nii.gz')), false),
+    seedFrom('acdc patient001_frame01_gt', readFileSync(join(acdc, 'patient001_frame01_gt.nii.gz')), true),
+    seedFrom('emidec Case_N012', readFileSync(join(emidec, 'Case_N012.nii.gz')), false),
+    seedFrom('emidec Case_N012_gt', readFileSync(join(emidec, 'Case_N012_gt.nii.gz')), true),
+  ];
+  const N = 200;
+  const verdicts: Record<string, Record<string, number>> = { image: {}, labels: {}, training: {} };
+  const findings: string[] = [];
+  const record = (path: string, description: string, j: Judgement): void => {
+    verdicts[path][j.verdict] = (verdicts[path][j.verdict] ?? 0) + 1;
+    if (j.verdict === 'wrong' || j.verdict === 'unnamed') findings.push(`${path}: ${description}: ${j.verdict}: ${j.detail}`);
+  };
+
+  beforeAll(() => {
+    // The training path: a folder-layout data set of one ACDC case, whose image or labels are replaced.
+    const ds = join(tmp, 'ds');
+    mkdirSync(join(ds, 'case'), { recursive: true });
+    const image = join(ds, 'case/case.nii.gz');
+    const gt = join(ds, 'case/case_gt.nii.gz');
+    const restore = (): void => {
+      copyFileSync(join(acdc, 'patient001_frame01.nii.gz'), image);
+      copyFileSync(join(acdc, 'patient001_frame01_gt.nii.gz'), gt);
+    };
+    restore();
+    const dataset = openDataset(ds, { labels: 'acdc', requireLabels: true });
+    for (let i = 0; i < N; i++) {
+      const seed = seeds[i % seeds.length];
+      const m = mutate(seed, 1000 + i);
+      const path = join(tmp, `fuzz-${i}.nii${m.gz ? '.gz' : ''}`);
+      writeFileSync(path, m.bytes);
+      record('image', m.description, judge(outcomeOf(() => readNiftiImage(path)), oracleRead(m.bytes), path));
+      const asLabels = oracleRead(m.bytes, true);
+      record('labels', m.description, judge(outcomeOf(() => readNiftiLabels(path)), asLabels, path));
+      rmSync(path);
+      if (!seed.name.startsWith('acdc')) continue;
+      restore();
+      const target = seed.labels ? gt : image;
+      writeFileSync(target, m.bytes);
+      const loaded = outcomeOf(() => {
+        const c = loadCase(dataset, dataset.cases[0]);
+        return seed.labels ? c.labels! : c.image;
+      });
+      record('training', m.description, judge(loaded, seed.labels ? mapped(asLabels, dataset.labelMap) : oracleRead(m.bytes), target));
+    }
+  }, 300_000);
+
+  it(`${N} mutants: no silently wrong output, every rejection names the file and the problem`, () => {
+    expect(findings).toEqual([]);
+  });
+
+  it('the mutants reach every outcome: loads (equal to the oracle) and rejections', () => {
+    console.log(`nifti fuzz, ${N} mutants: ${JSON.stringify(verdicts)}`);
+    for (const path of ['image', 'labels', 'training']) {
+      expect(verdicts[path].loaded ?? 0, path).toBeGreaterThan(10);
+      expect(verdicts[path].rejected ?? 0, path).toBeGreaterThan(50);
+    }
+  });
+
+  describe('through the CLI (exit codes, no signals)', () => {
+    const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+
+    it('hmcseg evaluate: a mutated ground truth gives exit 0 with finite Dice, or exit 1 naming the file', () => {
+      expect(existsSync(CLI), `${CLI}: build first (npm test does)`).toBe(true);
+      const seed = seeds[1];
+      const results: string[] = [];
+      for (const s of [7, 23, 57, 99]) {
+        const m = mutate(seed, s);
+        const root = join(tmp, `eval-${s}`);
+        mkdirSync(join(root, 'gt/case'), { recursive: true });
+        mkdirSync(join(root, 'pred'), { recursive: true });
+        copyFileSync(join(acdc, 'patient001_frame01.nii.gz'), join(root, 'gt/case/case.nii.gz'));
+        const gtPath = join(root, 'gt/case/case_gt.nii.gz');
+        writeFileSync(gtPath, m.bytes);
+        // The prediction: the unmodified labels, in project classes.
+        const truth = readNiftiLabels(join(acdc, 'patient001_frame01_gt.nii.gz'));
+        writeNifti(join(root, 'pred/case_seg.nii.gz'), { ...truth, data: applyLabelMap(truth.data, openDataset(join(data.root, 'acdc')).labelMap, 'gt') });
+        const r = cli(['evaluate', '--pred', join(root, 'pred'), '--gt', join(root, 'gt'), '--labels', 'acdc', '--out', join(root, 'eval.json')]);
+        expect(r.signal, m.description).toBeNull();
+        const oracle = oracleRead(m.bytes, true);
+        if (r.status === 0) {
+          expect(oracle.ok, `${m.description}: evaluated a file the oracle rejects`).toBe(true);
+          const text = readFileSync(join(root, 'eval.json'), 'utf8');
+          expect(text, m.description).toMatch(/"dice"/);
+        } else {
+          expect(r.status, `${m.description}: ${r.stderr}`).toBe(1);
+          expect(r.stderr, m.description).toContain(gtPath);
+        }
+        results.push(`${s}:${r.status}`);
+      }
+      console.log(`evaluate on mutated ground truth, seed:exit: ${results.join(' ')}`);
+    }, 300_000);
+  });
+});
