@@ -17,7 +17,11 @@
  *   gives the problem (an issue code and message from the reader).
  * A rejection of a file the oracle accepts is not wrong output; it is counted ("stricter").
  */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { readNiftiImage, readNiftiLabels } from '../src/data/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Seeded random numbers
@@ -255,7 +259,7 @@ export function mutate(seed: FuzzSeed, seedValue: number): Mutant {
   const kinds = ['truncate', 'bitflip', 'field', 'dims', 'datatype', 'vox_offset', 'scaling', 'geometry', 'gzip', 'nonfinite', 'data', 'combined'] as const;
   const kind = kinds[r.int(kinds.length)];
   const notes: string[] = [];
-  let bytes = seed.bytes.slice();
+  let bytes: Uint8Array = seed.bytes.slice();
   let gz = r.next() < 0.5;
   let compressed = false; // the gzip mutations leave compressed bytes
 
@@ -332,7 +336,7 @@ export function mutate(seed: FuzzSeed, seedValue: number): Mutant {
       }
       case 'gzip': {
         compressed = true;
-        const z = new Uint8Array(gzipSync(bytes));
+        const z = new Uint8Array(gzipSync(bytes, { level: 1 }));
         const how = r.int(4);
         if (how === 0) {
           const at = 10 + r.int(z.length - 18);
@@ -382,7 +386,7 @@ export function mutate(seed: FuzzSeed, seedValue: number): Mutant {
     }
   };
   one(kind);
-  if (gz && !compressed) bytes = new Uint8Array(gzipSync(bytes));
+  if (gz && !compressed) bytes = new Uint8Array(gzipSync(bytes, { level: 1 }));
   return { kind, description: `${seed.name} #${seedValue}: ${notes.join('; ')}`, bytes, gz: gz || compressed };
 }
 
@@ -399,7 +403,9 @@ export type Verdict =
   | 'rejected' // rejected, as the oracle does, with the file and problem named
   | 'stricter' // rejected, the oracle accepts (named)
   | 'wrong' // loaded but the oracle rejects, or the values differ: silently wrong output
-  | 'unnamed'; // rejected without naming the file or the problem
+  | 'unnamed' // rejected without naming the file or the problem
+  | 'crash' // a CLI process ended by a signal, or with an exit status other than 0 or 1
+  | 'hang'; // a CLI process ran past its timeout
 
 export interface Judgement {
   readonly verdict: Verdict;
@@ -430,4 +436,79 @@ export function judge(outcome: Outcome, oracle: OracleReading, path: string): Ju
     }
   }
   return { verdict: 'loaded' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through the CLI
+
+export interface CliRun {
+  readonly status: number | null;
+  readonly signal: string | null;
+  readonly stderr: string;
+  readonly timedOut: boolean;
+}
+
+/** Runs `node CLI ...args` with a timeout (a hang is a finding, not a stuck run). */
+export function runCli(cli: string, args: readonly string[], timeoutMs = 120_000): CliRun {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' });
+  const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  return { status: r.status, signal: timedOut ? null : r.signal, stderr: r.stderr ?? '', timedOut };
+}
+
+/**
+ * A CLI run on a mutated file: exit 0 only for a file the oracle accepts, and then `check` (of
+ * the outputs) must pass; exit 1 with the file named in stderr otherwise.
+ */
+export function judgeCli(run: CliRun, oracle: OracleReading, path: string, check: () => string | null): Judgement {
+  if (run.timedOut) return { verdict: 'hang' };
+  if (run.signal !== null || (run.status !== 0 && run.status !== 1)) {
+    return { verdict: 'crash', detail: `signal ${run.signal}, status ${run.status}: ${run.stderr.slice(-300)}` };
+  }
+  if (run.status === 1) return judge({ loaded: false, message: run.stderr }, oracle, path);
+  if (!oracle.ok) return { verdict: 'wrong', detail: `exit 0, but the oracle rejects the file: ${oracle.reason}` };
+  const problem = check();
+  return problem === null ? { verdict: 'loaded' } : { verdict: 'wrong', detail: problem };
+}
+
+/**
+ * What `hmcseg predict` wrote for input `name` must lie on the oracle's grid: a segmentation of
+ * project classes (0..3), finite entropy and MI maps (the reader rejects non-finite values) and
+ * one score record per slice.
+ */
+export function checkPrediction(out: string, name: string, oracle: OracleVolume): string | null {
+  try {
+    const seg = readNiftiLabels(join(out, `${name}_seg.nii.gz`));
+    if (seg.dims.join() !== oracle.dims.join()) return `segmentation dims ${seg.dims} vs input ${oracle.dims}`;
+    if (!seg.affine.every((x, i) => close(x, oracle.affine[i]))) return `segmentation affine ${seg.affine} vs input ${oracle.affine}`;
+    if (seg.data.some((c) => c > 3)) return 'segmentation has a class above 3';
+    for (const map of ['entropy', 'mi']) {
+      const v = readNiftiImage(join(out, `${name}_${map}.nii.gz`));
+      if (v.dims.join() !== oracle.dims.join()) return `${map} dims ${v.dims}`;
+    }
+    // Scores are per slice; a NaN one (no predicted heart) is written as null.
+    const scores = JSON.parse(readFileSync(join(out, `${name}_uncertainty.json`), 'utf8')) as { slices?: unknown[] };
+    if (scores.slices?.length !== oracle.dims[2]) return `${scores.slices?.length} slice scores for ${oracle.dims[2]} slices`;
+    return null;
+  } catch (err) {
+    return `outputs unreadable: ${(err as Error).message}`;
+  }
+}
+
+/** A tiny deterministic sample store (phantoms 32 × 32, U-Net depth 2, 2 steps) for predict runs. */
+export function tinyStore(cli: string, dir: string): string {
+  const data = join(dir, 'phantom');
+  const splits = join(dir, 'splits.json');
+  const config = join(dir, 'config.json');
+  const store = join(dir, 'store');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(config, JSON.stringify({ seed: 1, threads: 1, data: { size: 32, batchSize: 2, workers: 0 }, model: { depth: 2, baseWidth: 4 }, optim: { steps: 2 } }));
+  for (const args of [
+    ['phantom', '--out', data, '--cases', '4', '--contrast', 'ssfp', '--seed', '1', '--size', '32', '--slices', '2'],
+    ['splits', '--data', data, '--out', splits],
+    ['train', '--method', 'deterministic', '--data', data, '--splits', splits, '--out', store, '--config', config],
+  ]) {
+    const r = runCli(cli, args, 300_000);
+    if (r.status !== 0) throw new Error(`hmcseg ${args.join(' ')} failed (${r.status}, ${r.signal}): ${r.stderr.slice(-500)}`);
+  }
+  return store;
 }
