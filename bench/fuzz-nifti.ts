@@ -18,21 +18,21 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { ACDC_LABELS, applyLabelMap, loadCase, openDataset, readNiftiImage, readNiftiLabels, writeNifti, type LabelMap, type Volume } from '../src/data/index.js';
+import { ACDC_LABELS, applyLabelMap, loadCase, openDataset, readNiftiImage, readNiftiLabels, writeNifti, type Volume } from '../src/data/index.js';
 import {
   checkPrediction,
   judge,
   judgeCli,
+  mappedLabels,
   mutate,
   oracleRead,
+  outcomeOf,
   rng,
   runCli,
   seedFrom,
   tinyStore,
   type FuzzSeed,
   type Judgement,
-  type OracleReading,
-  type Outcome,
   type Verdict,
 } from './nifti-fuzz.js';
 
@@ -79,25 +79,6 @@ function seedFiles(): SeedFile[] {
   return out;
 }
 
-function outcomeOf(read: () => Volume): Outcome {
-  try {
-    const v = read();
-    return { loaded: true, dims: v.dims, spacing: v.spacing, affine: v.affine, values: v.data };
-  } catch (err) {
-    return { loaded: false, message: String((err as Error).message) };
-  }
-}
-
-/** The oracle's labels in project classes, as loadCase gives them. */
-function mapped(r: OracleReading, map: LabelMap): OracleReading {
-  if (!r.ok) return r;
-  try {
-    return { ok: true, volume: { ...r.volume, values: Float32Array.from(applyLabelMap(Uint8Array.from(r.volume.values), map, 'oracle')) } };
-  } catch {
-    return { ok: false, reason: 'label not in the label map' };
-  }
-}
-
 interface FileResult {
   readonly i: number;
   readonly description: string;
@@ -138,7 +119,7 @@ function worker(from: number, to: number, dir: string): void {
         const c = loadCase(dataset, dataset.cases[0]);
         return s.seed.labels ? c.labels! : c.image;
       });
-      training = judge(loaded, s.seed.labels ? mapped(asLabels, dataset.labelMap) : oracleRead(m.bytes), target);
+      training = judge(loaded, s.seed.labels ? mappedLabels(asLabels, dataset.labelMap) : oracleRead(m.bytes), target);
     } catch (err) {
       training = judge({ loaded: false, message: String((err as Error).message) }, oracleRead(m.bytes, s.seed.labels), target);
     }
@@ -221,7 +202,7 @@ function throughCli(dir: string, results: FileResult[]): void {
       const out = join(root, 'eval.json');
       const run = runCli(CLI, ['evaluate', '--pred', join(root, 'pred'), '--gt', join(root, 'gt'), '--labels', s.set, '--out', out], timeoutS * 1000);
       const map = s.set === 'acdc' ? ACDC_LABELS : openDataset(join(dataRoot, 'emidec'), { labels: 'emidec' }).labelMap;
-      j = judgeCli(run, mapped(oracleRead(m.bytes, true), map), gt, () => (/"dice"/.test(readFileSync(out, 'utf8')) ? null : 'eval.json without Dice'));
+      j = judgeCli(run, mappedLabels(oracleRead(m.bytes, true), map), gt, () => (/"dice"/.test(readFileSync(out, 'utf8')) ? null : 'eval.json without Dice'));
       path = 'cli evaluate';
     }
     rmSync(root, { recursive: true, force: true });

@@ -21,7 +21,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { readNiftiImage, readNiftiLabels } from '../src/data/index.js';
+import { applyLabelMap, readNiftiImage, readNiftiLabels, type LabelMap, type Volume } from '../src/data/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Seeded random numbers
@@ -411,6 +411,26 @@ export interface Judgement {
   readonly verdict: Verdict;
   /** Why, for 'wrong' and 'unnamed'. */
   readonly detail?: string;
+}
+
+/** What a reader did: the volume it returned, or the message it threw. */
+export function outcomeOf(read: () => Volume): Outcome {
+  try {
+    const v = read();
+    return { loaded: true, dims: v.dims, spacing: v.spacing, affine: v.affine, values: v.data };
+  } catch (err) {
+    return { loaded: false, message: String((err as Error).message) };
+  }
+}
+
+/** The oracle's labels mapped to project classes, as loadCase returns them; a label the map lacks rejects. */
+export function mappedLabels(r: OracleReading, map: LabelMap): OracleReading {
+  if (!r.ok) return r;
+  try {
+    return { ok: true, volume: { ...r.volume, values: Float32Array.from(applyLabelMap(Uint8Array.from(r.volume.values), map, 'oracle')) } };
+  } catch {
+    return { ok: false, reason: 'label not in the label map' };
+  }
 }
 
 function close(a: number, b: number): boolean {

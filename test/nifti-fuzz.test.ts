@@ -13,17 +13,17 @@ import {
   checkPrediction,
   judge,
   judgeCli,
+  mappedLabels,
   mutate,
   oracleRead,
+  outcomeOf,
   runCli,
   seedFrom,
   tinyStore,
   type FuzzSeed,
   type Judgement,
-  type OracleReading,
-  type Outcome,
 } from '../bench/nifti-fuzz.js';
-import { ACDC_LABELS, applyLabelMap, loadCase, openDataset, readNiftiImage, readNiftiLabels, writeNifti, type LabelMap, type Volume } from '../src/data/index.js';
+import { ACDC_LABELS, applyLabelMap, loadCase, openDataset, readNiftiImage, readNiftiLabels, writeNifti, type Volume } from '../src/data/index.js';
 import { realData } from './helpers/optional.js';
 
 const CLI = resolve(import.meta.dirname, '../dist/src/cli/main.js');
@@ -32,25 +32,6 @@ const PREDICT_SEEDS = { loads: 1, nonfinite: 20, gzip: 2, truncate: 7 };
 const data = realData();
 const tmp = mkdtempSync(join(tmpdir(), 'hmcseg-fuzz-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** The oracle's labels mapped to project classes, as loadCase returns them; a label the map lacks rejects. */
-function mapped(r: OracleReading, map: LabelMap): OracleReading {
-  if (!r.ok) return r;
-  try {
-    return { ok: true, volume: { ...r.volume, values: Float32Array.from(applyLabelMap(Uint8Array.from(r.volume.values), map, 'oracle')) } };
-  } catch {
-    return { ok: false, reason: 'label not in the label map' };
-  }
-}
-
-function outcomeOf(read: () => Volume): Outcome {
-  try {
-    const v = read();
-    return { loaded: true, dims: v.dims, spacing: v.spacing, affine: v.affine, values: v.data };
-  } catch (err) {
-    return { loaded: false, message: String((err as Error).message) };
-  }
-}
 
 describe('the oracle', () => {
   it('reads an unmodified file as the library does, and rejects what the library must not load', () => {
@@ -118,7 +99,7 @@ data.describe('fuzzing NIfTI files made from real headers (seeded)', () => {
         const c = loadCase(dataset, dataset.cases[0]);
         return seed.labels ? c.labels! : c.image;
       });
-      record('training', m.description, judge(loaded, seed.labels ? mapped(asLabels, dataset.labelMap) : oracleRead(m.bytes), target));
+      record('training', m.description, judge(loaded, seed.labels ? mappedLabels(asLabels, dataset.labelMap) : oracleRead(m.bytes), target));
     }
   }, 300_000);
 
@@ -153,7 +134,7 @@ data.describe('fuzzing NIfTI files made from real headers (seeded)', () => {
         writeNifti(join(root, 'pred/case_seg.nii.gz'), truthInClasses());
         const eval_ = join(root, 'eval.json');
         const run = runCli(CLI, ['evaluate', '--pred', join(root, 'pred'), '--gt', join(root, 'gt'), '--labels', 'acdc', '--out', eval_]);
-        const j = judgeCli(run, mapped(oracleRead(m.bytes, true), ACDC_LABELS), gtPath, () =>
+        const j = judgeCli(run, mappedLabels(oracleRead(m.bytes, true), ACDC_LABELS), gtPath, () =>
           /"dice"/.test(readFileSync(eval_, 'utf8')) ? null : 'eval.json has no Dice',
         );
         expect(['loaded', 'rejected', 'stricter'], `${m.description}: ${j.detail}`).toContain(j.verdict);
