@@ -8,6 +8,7 @@
 #include <c10/core/GradMode.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <sstream>
@@ -97,7 +98,8 @@ void NTensor::set(at::Tensor t) {
 
 const at::Tensor& NTensor::get(const char* op, size_t index) const {
   if (!t_.defined()) {
-    throw std::invalid_argument(std::string(op) + ": argument " + std::to_string(index) + " is a disposed tensor");
+    throw std::invalid_argument(std::string(op) + ": argument " + std::to_string(index) +
+                                " is an empty tensor handle (made by new NativeTensor(), not by an op)");
   }
   return t_;
 }
@@ -166,9 +168,18 @@ double Args::d(size_t i) const {
   return info_[i].As<Napi::Number>().DoubleValue();
 }
 
+// |v| < 2^63 (and finite) before the cast: casting NaN, ±Infinity or a larger value is undefined.
+static bool isInt64(double v) { return std::trunc(v) == v && std::fabs(v) < 9223372036854775808.0; }
+
+static std::string numberString(double v) {
+  std::ostringstream os;
+  os << v;  // 0.5, 1e+300, nan, inf: short, unlike std::to_string
+  return os.str();
+}
+
 int64_t Args::i64(size_t i) const {
   double v = d(i);
-  if (v != static_cast<double>(static_cast<int64_t>(v))) fail(i, "must be an integer, got " + std::to_string(v));
+  if (!isInt64(v)) fail(i, "must be an integer, got " + numberString(v));
   return static_cast<int64_t>(v);
 }
 
@@ -190,7 +201,7 @@ std::vector<int64_t> Args::ints(size_t i) const {
     Napi::Value v = arr.Get(k);
     if (!v.IsNumber()) fail(i, "element " + std::to_string(k) + " is not a number");
     double x = v.As<Napi::Number>().DoubleValue();
-    if (x != static_cast<double>(static_cast<int64_t>(x))) fail(i, "element " + std::to_string(k) + " is not an integer");
+    if (!isInt64(x)) fail(i, "element " + std::to_string(k) + " is not an integer");
     out[k] = static_cast<int64_t>(x);
   }
   return out;
@@ -220,21 +231,20 @@ std::string Args::describe() const {
   auto isTensorValue = [&](const Napi::Value& v) {
     return v.IsObject() && v.As<Napi::Object>().InstanceOf(data->tensorCtor.Value());
   };
-  auto one = [&](const Napi::Value& v, size_t i) {
+  // Runs inside the error handler, so it must not throw: disposed and empty handles are named.
+  auto one = [&](const Napi::Value& v) {
     NTensor* nt = NTensor::of(env(), v);
-    if (nt == nullptr) {
-      os << "<disposed>";
-    } else {
-      const at::Tensor& t = nt->get(op_, i);
-      os << shapeString(t) << " " << c10::toString(t.scalar_type());
-    }
+    const at::Tensor* t = nt == nullptr ? nullptr : nt->tryGet();
+    if (nt == nullptr) os << "<disposed>";
+    else if (t == nullptr) os << "<empty>";
+    else os << shapeString(*t) << " " << c10::toString(t->scalar_type());
   };
   for (size_t i = 0; i < info_.Length(); ++i) {
     Napi::Value v = info_[i];
     if (isTensorValue(v)) {
       os << (first ? "" : ", ");
       first = false;
-      one(v, i);
+      one(v);
     } else if (v.IsArray()) {  // cat, stack: the list's tensors
       Napi::Array arr = v.As<Napi::Array>();
       if (arr.Length() == 0 || !isTensorValue(arr.Get(0u))) continue;
@@ -243,7 +253,7 @@ std::string Args::describe() const {
       for (uint32_t k = 0; k < arr.Length(); ++k) {
         Napi::Value e = arr.Get(k);
         os << (k ? ", " : "");
-        if (isTensorValue(e)) one(e, i);
+        if (isTensorValue(e)) one(e);
         else os << "<not a tensor>";
       }
       os << ")";
@@ -269,6 +279,21 @@ static std::string firstLines(const std::string& s) {
   return out;
 }
 
+// "op failed for inputs [2,3] Float, ...: message". Only Napi::Error may leave an op: any other
+// exception escaping the handler would reach std::terminate and abort the process.
+static Napi::Error opError(const Args& args, const std::string& message) {
+  std::string shapes;
+  try {
+    shapes = args.describe();
+  } catch (const Napi::Error&) {
+    throw;  // a JS exception is pending (e.g. a throwing getter): it is the error to report
+  } catch (...) {
+    shapes.clear();
+  }
+  return Napi::Error::New(args.env(), std::string(args.op()) + " failed" +
+                                          (shapes.empty() ? "" : " for inputs " + shapes) + ": " + message);
+}
+
 static Napi::Value trampoline(const Napi::CallbackInfo& info) {
   const OpDef* def = static_cast<const OpDef*>(info.Data());
   Args args(info, def->name);
@@ -277,16 +302,13 @@ static Napi::Value trampoline(const Napi::CallbackInfo& info) {
   } catch (const Napi::Error&) {
     throw;
   } catch (const c10::Error& e) {
-    std::string shapes = args.describe();
-    throw Napi::Error::New(info.Env(), std::string(def->name) + " failed" +
-                                           (shapes.empty() ? "" : " for inputs " + shapes) + ": " +
-                                           firstLines(e.what_without_backtrace()));
+    throw opError(args, firstLines(e.what_without_backtrace()));
   } catch (const std::invalid_argument& e) {
     throw Napi::TypeError::New(info.Env(), e.what());
   } catch (const std::exception& e) {
-    std::string shapes = args.describe();
-    throw Napi::Error::New(info.Env(), std::string(def->name) + " failed" +
-                                           (shapes.empty() ? "" : " for inputs " + shapes) + ": " + firstLines(e.what()));
+    throw opError(args, firstLines(e.what()));
+  } catch (...) {
+    throw opError(args, "unknown native exception");
   }
 }
 
@@ -348,7 +370,10 @@ static Napi::Value fromBuffer(Args& a) {
   checkShape(a, 1, shape);
   at::ScalarType st = a.dtype(2);
   int64_t numel = 1;
-  for (int64_t s : shape) numel *= s;
+  for (int64_t s : shape) {
+    if (s != 0 && numel > INT64_MAX / 8 / s) a.fail(1, "has more elements than memory can hold");
+    numel *= s;
+  }
   size_t bytes = static_cast<size_t>(numel) * c10::elementSize(st);
   if (ta.ByteLength() != bytes) {
     a.fail(0, "has " + std::to_string(ta.ByteLength()) + " bytes but shape and dtype need " + std::to_string(bytes));

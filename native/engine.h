@@ -32,6 +32,8 @@ class NTensor : public Napi::ObjectWrap<NTensor> {
   static NTensor* of(napi_env env, napi_value handle);
   void set(at::Tensor t);
   const at::Tensor& get(const char* op, size_t index) const;
+  // The tensor, or nullptr for an empty handle (made by `new NativeTensor()`); never throws.
+  const at::Tensor* tryGet() const { return t_.defined() ? &t_ : nullptr; }
 
  private:
   void release();

@@ -166,8 +166,9 @@ OP(interpolate) {
   auto size = a.ints(1);
   if (size.size() != 2) a.fail(1, "must be [height, width]");
   std::string mode = a.s(2);
+  bool alignCorners = a.has(3) && a.b(3);  // checked for 'nearest' too, which ignores it
   if (mode == "nearest") W(at::upsample_nearest2d(a.t(0), size));
-  if (mode == "bilinear") W(at::upsample_bilinear2d(a.t(0), size, a.has(3) && a.b(3)));
+  if (mode == "bilinear") W(at::upsample_bilinear2d(a.t(0), size, alignCorners));
   a.fail(2, "must be 'nearest' or 'bilinear', got '" + mode + "'");
 }
 // batchNorm(x, weight?, bias?, runningMean?, runningVar?, training, momentum, eps)

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Locates libtorch for node-gyp. Order: $LIBTORCH (a directory with include/ and lib/), then a
 // Python `torch` installation, then Debian's libtorch-dev. Prints one field for binding.gyp:
-//   include | libdir | abi | libs | defines
+//   include | libdir | abi | libs | defines | json (all of them, for scripts/setup.sh's build stamp)
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -84,6 +84,7 @@ if (what === 'include') console.log([...found.include, ...(nccl ?? [])].join(' '
 else if (what === 'defines') console.log(nccl ? 'USE_C10D_NCCL' : '');
 else if (what === 'libdir') console.log(found.libdir);
 else if (what === 'abi') console.log(String(found.abi));
+else if (what === 'json') console.log(JSON.stringify({ ...found, nccl }));
 else if (what === 'libs') {
   const libs = ['-L' + found.libdir, '-Wl,-rpath,' + found.libdir, '-ltorch', '-ltorch_cpu', '-lc10'];
   // A CUDA build: keep libtorch_cuda linked although no symbol of it is named, so `cuda` works.
@@ -93,6 +94,6 @@ else if (what === 'libs') {
   console.log(libs.join(' '));
 }
 else {
-  console.error('usage: find-libtorch.cjs include|libdir|abi|libs|defines');
+  console.error('usage: find-libtorch.cjs include|libdir|abi|libs|defines|json');
   process.exit(2);
 }

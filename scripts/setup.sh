@@ -61,9 +61,40 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ] && command -v apt-get >/dev/null; t
 fi
 
 # onnxruntime-node's install script would fetch CUDA libraries from outside the npm registry on
-# linux/x64; the CPU runtime ships inside the package, so skip it (.npmrc says the same to npm).
+# linux/x64; the CPU runtime ships inside the package, so skip it.
 export ONNXRUNTIME_NODE_INSTALL=skip
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-npm run build --silent
+# The addon is rebuilt only when what it is built from changed: its sources, binding.gyp, the
+# libtorch found (and its library files), node's version and ABI, node-addon-api. The key of the
+# last build is kept in build/hmcseg-build.key (build/ is removed by a rebuild, and by a clone).
+addon=build/Release/hmcseg_native.node
+key_file=build/hmcseg-build.key
+libtorch_json=$(node scripts/find-libtorch.cjs json)
+libdir=$(node -p 'JSON.parse(process.argv[1]).libdir' "$libtorch_json")
+key=$(
+  {
+    for f in binding.gyp native/*; do echo "$f"; cat "$f"; done
+    echo "$libtorch_json"
+    stat -L -c '%n %s %Y' "$libdir"/libtorch*.so* "$libdir"/libc10*.so* 2>/dev/null || true
+    node -p 'process.version + " " + process.versions.modules + " " + require("node-addon-api/package.json").version'
+  } | sha256sum | cut -d' ' -f1
+)
+if [ -f "$addon" ] && [ -f "$key_file" ] && [ "$(cat "$key_file")" = "$key" ]; then
+  echo "hmcseg setup: native addon up to date"
+else
+  npm run build:native --silent
+  echo "$key" > "$key_file"
+fi
+
+# TypeScript: compiled only when a source, or the compiler's configuration, is newer than the last
+# compile (dist/.hmcseg-compiled).
+ts_stamp=dist/.hmcseg-compiled
+if [ -f "$ts_stamp" ] && [ -z "$(find src bench tsconfig.json tsconfig.build.json package-lock.json -newer "$ts_stamp" -print -quit)" ]; then
+  echo "hmcseg setup: dist/ up to date"
+else
+  touch_at=$(mktemp)
+  npm run build:ts --silent
+  mkdir -p dist && mv "$touch_at" "$ts_stamp"  # stamped with the time the compile started
+fi

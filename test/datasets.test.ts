@@ -1,7 +1,6 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ACDC_LABELS,
@@ -23,9 +22,9 @@ import {
   type Dataset,
   type Volume,
 } from '../src/data/index.js';
+import { realData } from './helpers/optional.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const dataRoot = process.env.HMCSEG_DATA ?? resolve(repoRoot, '../shared/data');
+const data = realData();
 const tmp = mkdtempSync(join(tmpdir(), 'hmcseg-datasets-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -111,9 +110,9 @@ describe('Info.cfg', () => {
   });
 });
 
-describe('the real data sets', () => {
-  const acdc = openDataset(join(dataRoot, 'acdc'));
-  const emidec = openDataset(join(dataRoot, 'emidec'), { labels: 'emidec', requireLabels: true });
+data.describe('the real data sets', () => {
+  const acdc = openDataset(join(data.root, 'acdc'));
+  const emidec = openDataset(join(data.root, 'emidec'), { labels: 'emidec', requireLabels: true });
 
   it('finds 90 ACDC patients × (ED, ES) with their groups', () => {
     expect(acdc.layout).toBe('acdc');
@@ -159,7 +158,7 @@ describe('the real data sets', () => {
   });
 
   it('refuses EMIDEC without a label map, saying how to give one', () => {
-    expect(() => openDataset(join(dataRoot, 'emidec'))).toThrow(/emidec: has label files but no label map: pass labels/);
+    expect(() => openDataset(join(data.root, 'emidec'))).toThrow(/emidec: has label files but no label map: pass labels/);
   });
 
   it('splits ACDC by patient, stratified by group, reproducibly', () => {

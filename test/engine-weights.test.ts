@@ -3,13 +3,14 @@
  * (by hand, per the safetensors spec: the `safetensors` Python package is not installed) loads
  * with torch's values, and a file we save parses in Python (header by hand, numpy.frombuffer).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../src/engine/safetensors.js';
 import { arange, liveTensors, loadTensors, saveTensors, tensor, zeros, type DType, type Tensor } from '../src/engine/index.js';
+import { PYTHON, pytorch } from './helpers/optional.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hmcseg-weights-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,8 +82,7 @@ describe('saveTensors / loadTensors', () => {
   });
 });
 
-const python = '/usr/bin/python3';
-const hasTorch = spawnSync(python, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
+const torch = pytorch(['torch', 'numpy']);
 
 /** Writes torch tensors of each engine dtype to argv[1] by hand (struct + json, per the spec). */
 const WRITE_FROM_TORCH = `
@@ -129,10 +129,10 @@ for name, info in header.items():
 print(json.dumps(out))
 `;
 
-describe.skipIf(!hasTorch)('interchange with Python', () => {
+torch.describe('interchange with Python', () => {
   it('a file written from PyTorch tensors loads with torch’s values', () => {
     const path = join(dir, 'from-torch.safetensors');
-    const expected = JSON.parse(execFileSync(python, ['-c', WRITE_FROM_TORCH, path], { encoding: 'utf8' })) as Record<string, { shape: number[]; values: string[] }>;
+    const expected = JSON.parse(execFileSync(PYTHON, ['-c', WRITE_FROM_TORCH, path], { encoding: 'utf8' })) as Record<string, { shape: number[]; values: string[] }>;
     const loaded = loadTensors(path);
     const dtypes: Record<string, DType> = { w: 'float32', d: 'float64', n: 'int64', i: 'int32', s: 'int16', u: 'uint8', b: 'bool' };
     expect(Object.keys(loaded).sort()).toEqual(Object.keys(dtypes).sort());
@@ -148,7 +148,7 @@ describe.skipIf(!hasTorch)('interchange with Python', () => {
     const path = join(dir, 'for-python.safetensors');
     const saved = sample();
     saveTensors(path, saved, { producer: 'hmcseg' });
-    const read = JSON.parse(execFileSync(python, ['-c', READ_WITH_NUMPY, path], { encoding: 'utf8' })) as Record<
+    const read = JSON.parse(execFileSync(PYTHON, ['-c', READ_WITH_NUMPY, path], { encoding: 'utf8' })) as Record<
       string,
       { dtype: string; shape: number[]; values: string[] }
     >;

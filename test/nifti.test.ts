@@ -1,7 +1,6 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -17,9 +16,9 @@ import {
   type NiftiIssueCode,
 } from '../src/data/index.js';
 import type { NiftiHeader, Volume, VoxelArray } from '../src/data/volume.js';
+import { realData } from './helpers/optional.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const dataRoot = process.env.HMCSEG_DATA ?? resolve(repoRoot, '../shared/data');
+const data = realData();
 const tmp = mkdtempSync(join(tmpdir(), 'hmcseg-nifti-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -50,9 +49,9 @@ function issueCode(bytes: Uint8Array, as: 'float32' | 'raw' | 'labels' = 'float3
   return r.ok ? 'ok' : r.issues[0].code;
 }
 
-describe('reading the real data sets', () => {
+data.describe('reading the real data sets', () => {
   it('pins values of ACDC patient001 frame01 computed with Python struct + numpy', () => {
-    const dir = join(dataRoot, 'acdc/patient001');
+    const dir = join(data.root, 'acdc/patient001');
     const img = readNiftiImage(join(dir, 'patient001_frame01.nii.gz'));
     expect(img.dims).toEqual([216, 256, 10]);
     expect(img.spacing).toEqual([1, 1, 1]);
@@ -104,7 +103,7 @@ describe('reading the real data sets', () => {
   }
 
   it('reads every ACDC image and label file: same dims, labels {0..3}, intensities in [0, 1]', () => {
-    const root = join(dataRoot, 'acdc');
+    const root = join(data.root, 'acdc');
     const pairs: [string, string][] = [];
     for (const p of readdirSync(root)) {
       for (const f of readdirSync(join(root, p))) {
@@ -116,7 +115,7 @@ describe('reading the real data sets', () => {
   });
 
   it('reads every EMIDEC image and label file: same dims, labels {0..4}, intensities in [0, 1]', () => {
-    const root = join(dataRoot, 'emidec');
+    const root = join(data.root, 'emidec');
     const cases = readdirSync(root);
     expect(cases.length).toBe(80);
     const pairs = cases.map((c): [string, string] => [join(root, c, `${c}.nii.gz`), join(root, c, `${c}_gt.nii.gz`)]);
@@ -124,7 +123,7 @@ describe('reading the real data sets', () => {
   });
 
   it('writes a label file for a real image that carries the same geometry and data bytes', () => {
-    const src = join(dataRoot, 'acdc/patient001/patient001_frame12_gt.nii.gz');
+    const src = join(data.root, 'acdc/patient001/patient001_frame12_gt.nii.gz');
     const gt = readNifti(src, { as: 'raw' });
     const out = join(tmp, 'gt-copy.nii.gz');
     writeNifti(out, gt);
@@ -323,6 +322,9 @@ describe('bad input: a clear issue, and an error naming the file', () => {
     ['NaN intensity', edit((v) => v.setFloat32(352 + 4, NaN, true)), 'non-finite', 'float32'],
     ['NaN stored, read raw', edit((v) => v.setFloat32(352 + 4, NaN, true)), 'non-finite', 'raw'],
     ['Inf after scaling', edit((v) => (v.setFloat32(112, 3e38, true), v.setFloat32(116, 3e38, true))), 'non-finite', 'float32'],
+    ['NaN in the sform', edit((v) => (v.setInt16(254, 1, true), v.setFloat32(280 + 12, NaN, true))), 'bad-affine', 'float32'],
+    ['singular sform (a zero row)', edit((v) => (v.setInt16(254, 1, true), [0, 1, 2, 3].forEach((k) => v.setFloat32(296 + 4 * k, 0, true)))), 'bad-affine', 'float32'],
+    ['NaN quaternion (qform)', edit((v) => (v.setInt16(254, 0, true), v.setInt16(252, 1, true), v.setFloat32(256, NaN, true))), 'bad-affine', 'float32'],
     ['non-integer label', good, 'bad-label', 'labels'],
     ['label above 255', encodeNifti(volumeOf(Int16Array.from([0, 1, 300]), [3, 1, 1])), 'bad-label', 'labels'],
     ['negative label', encodeNifti(volumeOf(Int16Array.from([0, -1, 3]), [3, 1, 1])), 'bad-label', 'labels'],

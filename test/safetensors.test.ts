@@ -1,9 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { PYTHON, pytorch } from './helpers/optional.js';
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -113,15 +114,14 @@ describe('round trips', () => {
   });
 });
 
-const python = '/usr/bin/python3';
-const hasTorch = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+const torch = pytorch();
 
 describe('a file written from torch tensors by a Python reference writer', () => {
-  it.skipIf(!hasTorch)('decodes to torch’s values, and our encoder reproduces it byte for byte', () => {
+  torch.it('decodes to torch’s values, and our encoder reproduces it byte for byte', () => {
     const script = fileURLToPath(new URL('./fixtures/safetensors_reference.py', import.meta.url));
     const file = join(tmp, 'ref.safetensors');
     const json = join(tmp, 'ref.json');
-    execFileSync(python, [script, file, json]);
+    execFileSync(PYTHON, [script, file, json]);
     const expected = JSON.parse(readFileSync(json, 'utf8')) as {
       tensors: Record<string, { dtype: string; shape: number[]; values: (number | string)[] }>;
       metadata: Record<string, string>;

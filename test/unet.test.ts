@@ -1,14 +1,14 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { conv2d, crossEntropy, liveTensors, noGrad, randn, tensor, tidy, zeros, type Tensor } from '../src/engine/index.js';
 import { UNet, unetForwardGflop } from '../src/models/index.js';
+import { PYTHON, pytorch } from './helpers/optional.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
-const PYTHON = '/usr/bin/python3';
-const hasTorch = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+const torch = pytorch();
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -101,7 +101,7 @@ describe('UNet', () => {
     b.dispose();
   });
 
-  it.skipIf(!hasTorch)('gives PyTorch logits for PyTorch weights (eval and train mode)', () => {
+  torch.it('gives PyTorch logits for PyTorch weights (eval and train mode)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hmcseg-unet-'));
     try {
       const file = join(dir, 'case.json');

@@ -22,6 +22,7 @@ export type NiftiIssueCode =
   | 'empty'
   | 'bad-pixdim'
   | 'bad-offset'
+  | 'bad-affine'
   | 'size-mismatch'
   | 'non-finite'
   | 'bad-label';
@@ -327,6 +328,31 @@ export function niftiAffine(h: NiftiHeader): number[] {
   return [dx, 0, 0, 0, 0, dy, 0, 0, 0, 0, dz, 0, 0, 0, 0, 1];
 }
 
+/**
+ * The affine, which must be finite (and, from an sform or qform, invertible): outputs are written
+ * on it, and a NaN or a collapsed axis in it would be copied into them silently.
+ */
+function checkedAffine(h: NiftiHeader): number[] {
+  const m = niftiAffine(h);
+  const from = h.sformCode > 0 ? 'sform (srow_x/y/z)' : h.qformCode > 0 ? 'qform (quatern_b/c/d, qoffset, pixdim)' : 'pixdim';
+  const bad = m.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) {
+    fail({
+      code: 'bad-affine',
+      message: `the voxel-to-world affine from the ${from} is not finite (row ${Math.floor(bad / 4)}, column ${bad % 4} is ${m[bad]})`,
+      received: String(m[bad]),
+    });
+  }
+  const det =
+    m[0] * (m[5] * m[10] - m[6] * m[9]) - m[1] * (m[4] * m[10] - m[6] * m[8]) + m[2] * (m[4] * m[9] - m[5] * m[8]);
+  // Method 1 is diagonal in pixdim, checked non-zero on the volume's axes; beyond them (a 2-D
+  // file's pixdim[3]) a 0 is legitimate.
+  if (from !== 'pixdim' && (!Number.isFinite(det) || det === 0)) {
+    fail({ code: 'bad-affine', message: `the voxel-to-world affine from the ${from} is singular (determinant ${det})`, received: det });
+  }
+  return m;
+}
+
 /** True when scl_slope/scl_inter change values: slope 0 (or NaN) means no scaling, per the standard. */
 function scaling(h: NiftiHeader): { slope: number; inter: number } | null {
   const slope = h.sclSlope;
@@ -436,8 +462,9 @@ function decode(bytes: Uint8Array, as: NiftiReadAs): Volume {
       received: Math.max(available, 0),
     });
   }
+  const affine = checkedAffine(header);
   const raw = decodeVoxels(bytes, voxOffset, count, info, littleEndian);
-  return { dims, spacing, affine: niftiAffine(header), data: convert(raw, header, as, info), header };
+  return { dims, spacing, affine, data: convert(raw, header, as, info), header };
 }
 
 /**
