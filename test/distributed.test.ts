@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { optional } from './helpers/optional.js';
 import { distributedBackends, freePort, initProcessGroup, readTorchrunEnv, zeros } from '../src/engine/index.js';
 
 const RANK_SCRIPT = resolve(__dirname, 'helpers/dist-rank.mjs');
@@ -19,7 +20,7 @@ const missing = !distributedBackends().includes('gloo')
   : !existsSync(COMPILED)
     ? `${COMPILED} is missing (npm run build:ts; npm test does it)`
     : undefined;
-if (missing) console.log(`distributed tests skipped: ${missing}`);
+const gloo = optional('Gloo process groups', missing ?? null);
 
 interface RankResult {
   code: number | null;
@@ -87,7 +88,7 @@ function last(r: RankResult): Record<string, unknown> {
   return r.lines[r.lines.length - 1]!;
 }
 
-describe.skipIf(missing !== undefined)('process groups on Gloo, 2 ranks', () => {
+gloo.describe('process groups on Gloo, 2 ranks', () => {
   it('allreduce gives the known sum and mean, broadcast the root\'s tensor, the barrier waits', async () => {
     const [r0, r1] = await launch('ops', { ranks: [0, 1] });
     for (const [rank, r] of [r0!, r1!].entries()) {
@@ -210,7 +211,7 @@ describe('process groups: bad environments and arguments', () => {
     expect(() => initProcessGroup({ env: good, backend: 'mpi' as 'gloo' })).toThrow(/^initProcessGroup: backend must be 'gloo' or 'nccl', got "mpi"/);
   });
 
-  it.skipIf(missing !== undefined)('a group of one: collectives are the identity; bad tensors and roots are refused, the group stays usable', async () => {
+  gloo.it('a group of one: collectives are the identity; bad tensors and roots are refused, the group stays usable', async () => {
     const pg = initProcessGroup({ env: { ...good, RANK: '0', LOCAL_RANK: '0', WORLD_SIZE: '1', MASTER_PORT: String(await freePort()) }, timeoutMs: 5000 });
     try {
       expect([pg.rank, pg.worldSize, pg.localRank, pg.device]).toEqual([0, 1, 0, 'cpu']);

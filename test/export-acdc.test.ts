@@ -16,14 +16,13 @@ import * as ortWeb from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSplits, openDataset, readNiftiImage, splitCases, writeSplits, type CaseRef, type Volume } from '../src/data/index.js';
 import { exportOnnx } from '../src/export/index.js';
+import { realData } from './helpers/optional.js';
 import { oneSlice, worstAgreement, type OrtLike } from './helpers/onnx.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = resolve(here, '../dist/src/cli/main.js');
-const dataRoot = process.env.HMCSEG_DATA ?? resolve(here, '../../shared/data');
-const acdc = join(dataRoot, 'acdc');
-const missing = existsSync(acdc) ? null : `no ACDC data at ${acdc} (set HMCSEG_DATA to the folder holding acdc/)`;
-if (missing) process.stdout.write(`export-acdc: skipped: ${missing}\n`);
+const data = realData();
+const acdc = join(data.root, 'acdc');
 
 const TOL = 1e-4;
 // Test volumes compared with onnxruntime-node: the first 6 by default (a minute on the 2-core
@@ -45,7 +44,7 @@ const tiny = {
   hmc: { cycles: 2, samplesPerCycle: 2, beta: 0.5, sampleFromCycle: 0 },
 };
 
-describe.skipIf(missing !== null)('hmcseg export on ACDC, against hmcseg predict', () => {
+data.describe('hmcseg export on ACDC, against hmcseg predict', () => {
   let store: string;
   let onnx: Uint8Array;
 

@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { optional } from './helpers/optional.js';
 import { readNiftiLabels } from '../src/data/index.js';
 import { CLASS_COLORS, rankSlices, startViewServer, type ViewPageHooks, type ViewServer } from '../src/view/index.js';
 import { makeViewFixture, type ViewFixture } from './helpers/view.js';
@@ -27,7 +28,7 @@ const missing = !existsSync(CHROMIUM)
   : !existsSync(WEB)
     ? `the page is not built (${WEB}; npm run build:view)`
     : undefined;
-if (missing) console.log(`view-browser tests skipped: ${missing}`);
+const browserGate = optional('chromium and the built page', missing ?? null);
 
 declare global {
   interface Window {
@@ -43,7 +44,7 @@ let profile: string;
 const consoleErrors: string[] = [];
 const external: string[] = [];
 
-describe.skipIf(missing !== undefined)('hmcseg view in chromium', () => {
+browserGate.describe('hmcseg view in chromium', () => {
   beforeAll(async () => {
     fx = await makeViewFixture({ model: true, trained: true });
     server = await startViewServer({ pred: fx.pred, gt: fx.data, model: fx.model });
