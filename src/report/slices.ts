@@ -4,7 +4,7 @@
  * cropped around the heart and upscaled by pixel repetition.
  */
 import { scheme } from 'vega';
-import { decodeExampleArray, type ExampleSlice } from '../experiment/examples.js';
+import { decodeExampleArray, type ExampleSlice } from '../experiment/index.js';
 import type { RasterImage } from './png.js';
 
 /** Overlay colour per project class (Okabe–Ito: LV orange, MYO bluish green, RV sky blue). */
