@@ -62,7 +62,7 @@ describe('BAD CALL - every native entry point, in a child process', () => {
   it('no arguments: a TypeError naming a missing argument (functions with a required parameter)', () => {
     const noArgs = calls.filter((c) => c.kind === 'no-arguments');
     // Getters without parameters; generatorGetState() without an id reads the global generator.
-    const nullary = ['isGradEnabled', 'liveTensors', 'getNumThreads', 'cudaDeviceCount', 'generatorGetState'];
+    const nullary = ['isGradEnabled', 'liveTensors', 'getNumThreads', 'cudaDeviceCount', 'cudaBuilt', 'generatorGetState', 'distBackends'];
     expect(noArgs.filter((c) => c.outcome === 'returned').map((c) => c.op)).toEqual(nullary);
     // C++ reads a call's arguments in an unspecified order, so the one named need not be the first.
     const bad = noArgs.filter((c) => c.outcome === 'threw' && (c.name !== 'TypeError' || !new RegExp(`^${c.op}: argument \\d+ `).test(c.message ?? '')));

@@ -3,6 +3,7 @@
 // synchronously, so a native abort leaves the last call that was attempted in the output). The
 // parameter list of each function is read from the `Binding` interface in src/engine/binding.ts.
 import { readFileSync, writeSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,22 @@ export function bindingSignatures(source) {
   }
   return out;
 }
+
+/** A free loopback port (for the one-rank process group the dist* calls are given). */
+const freePort = () =>
+  new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+
+/** A live process group of one (Gloo), so that the dist* calls get past their group id; -1 without Gloo. */
+const group = native.distBackends().includes('gloo')
+  ? native.distNewGroup('gloo', '127.0.0.1', await freePort(), 0, 1, 5000, 5000, '127.0.0.1', '')
+  : -1;
 
 const sigs = bindingSignatures(readFileSync(join(root, 'src', 'engine', 'binding.ts'), 'utf8'));
 
@@ -55,6 +72,8 @@ function valid(op, p) {
     if (p.name === 'device') return 'cpu';
     return { pad: 'constant', interpolate: 'nearest', gelu: 'none', crossEntropy: 'mean' }[op] ?? 'cpu';
   }
+  if (p.name === 'id' && op.startsWith('dist')) return group;
+  if (p.name === 'root') return 0;
   if (p.name === 'gen' || p.name === 'id') return -1;
   if (p.name === 'dtype') return 0;
   return 1;
