@@ -88,13 +88,14 @@ else
   echo "$key" > "$key_file"
 fi
 
-# TypeScript: compiled only when a source, or the compiler's configuration, is newer than the last
-# compile (dist/.hmcseg-compiled).
+# TypeScript and the viewer's page bundle (dist/web): built only when a source, or the compiler's or
+# the bundler's configuration, is newer than the last build (dist/.hmcseg-compiled).
 ts_stamp=dist/.hmcseg-compiled
-if [ -f "$ts_stamp" ] && [ -z "$(find src bench tsconfig.json tsconfig.build.json package-lock.json -newer "$ts_stamp" -print -quit)" ]; then
+if [ -f "$ts_stamp" ] && [ -z "$(find src bench web scripts/build-view.mjs tsconfig.json tsconfig.build.json package-lock.json -newer "$ts_stamp" -print -quit)" ]; then
   echo "hmcseg setup: dist/ up to date"
 else
   touch_at=$(mktemp)
   npm run build:ts --silent
+  npm run build:view --silent
   mkdir -p dist && mv "$touch_at" "$ts_stamp"  # stamped with the time the compile started
 fi
