@@ -23,7 +23,8 @@ import { UNet, UNET_DEFAULTS, type UNetConfig } from '../models/unet.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { PreprocessConfig } from '../data/preprocess.js';
 import { GraphBuilder, ONNX_OPSET } from './onnx-graph.js';
-import { addPosteriorGraph, maskShape, unetBlocks, type Branch, type WeightSample } from './unet-onnx.js';
+import { unetBlocks } from '../models/unet.js';
+import { addPosteriorGraph, maskShape, type Branch, type WeightSample } from './unet-onnx.js';
 
 export interface ExportOptions {
   /** The last K weight samples (default: all). */

@@ -1,3 +1,3 @@
 export * from './export.js';
 export { GraphBuilder, ONNX_OPSET, readOnnxMetadata, type Attribute, type Dim } from './onnx-graph.js';
-export { addPosteriorGraph, unetBlocks, type Branch, type PosteriorGraph, type UNetBlock, type WeightSample } from './unet-onnx.js';
+export { addPosteriorGraph, type Branch, type PosteriorGraph, type WeightSample } from './unet-onnx.js';

@@ -12,7 +12,7 @@
  * two operations as the engine's inverted dropout). Encoders are followed by MaxPool 2×2; decoders
  * start with ConvTranspose 2×2 stride 2 and Concat([skip, up]); the head is a 1×1 Conv.
  */
-import type { UNetConfig } from '../models/unet.js';
+import { unetBlocks, type UNetBlock, type UNetConfig } from '../models/unet.js';
 import type { GraphBuilder } from './onnx-graph.js';
 
 /** One weight sample's tensors by state name (`enc0.conv1.weight`, …), as float32. */
@@ -31,30 +31,6 @@ export interface Branch {
    * dropout is off (the U-Net in eval mode).
    */
   readonly masks?: Readonly<Record<string, Float32Array>>;
-}
-
-/** A block of the U-Net in forward order, as src/models/unet.ts lays them out. */
-export interface UNetBlock {
-  readonly name: string;
-  readonly kind: 'enc' | 'bottleneck' | 'dec';
-  /** Level: 0 is the full resolution. */
-  readonly level: number;
-  readonly cin: number;
-  readonly cout: number;
-  readonly dropout: boolean;
-}
-
-/** The U-Net's blocks (encoders, bottleneck, decoders from deep to shallow) with their dropout. */
-export function unetBlocks(c: UNetConfig): UNetBlock[] {
-  const width = (l: number) => c.baseWidth * 2 ** l;
-  const drop = (kind: UNetBlock['kind']) =>
-    c.dropout > 0 && (c.dropoutPlacement === 'all' || (kind === 'bottleneck' && c.dropoutPlacement === 'bottleneck') || (kind === 'dec' && c.dropoutPlacement === 'decoder'));
-  const out: UNetBlock[] = [];
-  for (let l = 0; l < c.depth - 1; l++) out.push({ name: `enc${l}`, kind: 'enc', level: l, cin: l === 0 ? c.inChannels : width(l - 1), cout: width(l), dropout: drop('enc') });
-  const d = c.depth - 1;
-  out.push({ name: 'bottleneck', kind: 'bottleneck', level: d, cin: width(d - 1), cout: width(d), dropout: drop('bottleneck') });
-  for (let l = c.depth - 2; l >= 0; l--) out.push({ name: `dec${l}`, kind: 'dec', level: l, cin: 2 * width(l), cout: width(l), dropout: drop('dec') });
-  return out;
 }
 
 /** The shape of a dropout mask of `block` for a size×size input. */

@@ -3,6 +3,8 @@ export {
   UNet,
   UNET_DEFAULTS,
   unetForwardGflop,
+  unetBlocks,
+  type UNetBlock,
   type UNetConfig,
   type NormKind,
   type DropoutPlacement,

@@ -61,10 +61,15 @@ export const UNET_DEFAULTS: UNetConfig = {
 const BN_MOMENTUM = 0.1;
 const NORM_EPS = 1e-5;
 
-interface BlockSpec {
+/** A block of the U-Net (two 3×3 conv–norm–ReLU), as {@link unetBlocks} lists them. */
+export interface UNetBlock {
   readonly name: string;
+  readonly kind: 'enc' | 'bottleneck' | 'dec';
+  /** Level: 0 is the full resolution. */
+  readonly level: number;
   readonly cin: number;
   readonly cout: number;
+  /** Followed by dropout. */
   readonly dropout: boolean;
 }
 
@@ -87,18 +92,21 @@ function widths(c: UNetConfig): number[] {
   return Array.from({ length: c.depth }, (_, l) => c.baseWidth * 2 ** l);
 }
 
-/** The U-Net's blocks in forward order (encoders, bottleneck, decoders from deep to shallow). */
-function blocks(c: UNetConfig): BlockSpec[] {
+/**
+ * The U-Net's blocks in forward order (encoders, bottleneck, decoders from deep to shallow): the
+ * one layout that the network and its ONNX export (src/export) are built from.
+ */
+export function unetBlocks(c: UNetConfig): UNetBlock[] {
   const w = widths(c);
   const drop = (where: DropoutPlacement | 'encoder') => c.dropout > 0 && (c.dropoutPlacement === 'all' || c.dropoutPlacement === where);
-  const out: BlockSpec[] = [];
+  const out: UNetBlock[] = [];
   let cin = c.inChannels;
   for (let l = 0; l < c.depth - 1; l++) {
-    out.push({ name: `enc${l}`, cin, cout: w[l], dropout: drop('encoder') });
+    out.push({ name: `enc${l}`, kind: 'enc', level: l, cin, cout: w[l], dropout: drop('encoder') });
     cin = w[l];
   }
-  out.push({ name: 'bottleneck', cin, cout: w[c.depth - 1], dropout: drop('bottleneck') });
-  for (let l = c.depth - 2; l >= 0; l--) out.push({ name: `dec${l}`, cin: 2 * w[l], cout: w[l], dropout: drop('decoder') });
+  out.push({ name: 'bottleneck', kind: 'bottleneck', level: c.depth - 1, cin, cout: w[c.depth - 1], dropout: drop('bottleneck') });
+  for (let l = c.depth - 2; l >= 0; l--) out.push({ name: `dec${l}`, kind: 'dec', level: l, cin: 2 * w[l], cout: w[l], dropout: drop('decoder') });
   return out;
 }
 
@@ -108,7 +116,7 @@ function declarations(c: UNetConfig): { params: ParameterDecl[]; buffers: Buffer
   const params: ParameterDecl[] = [];
   const buffers: BufferDecl[] = [];
   const w = widths(c);
-  const block = (b: BlockSpec) => {
+  const block = (b: UNetBlock) => {
     for (const i of [1, 2] as const) {
       const cin = i === 1 ? b.cin : b.cout;
       params.push({ name: `${b.name}.conv${i}.weight`, shape: [b.cout, cin, 3, 3], init: { kind: 'kaiming', fanIn: cin * 9 } });
@@ -125,7 +133,7 @@ function declarations(c: UNetConfig): { params: ParameterDecl[]; buffers: Buffer
       }
     }
   };
-  for (const b of blocks(c)) {
+  for (const b of unetBlocks(c)) {
     if (b.name.startsWith('dec')) {
       const l = Number(b.name.slice(3));
       // ConvTranspose2d weight is in×out×kH×kW; PyTorch's fan-in for it is out·kH·kW.
@@ -148,7 +156,7 @@ export function unetForwardGflop(config: Partial<UNetConfig>, batch: number, siz
   const w = widths(c);
   let macs = 0;
   let h = size;
-  for (const b of blocks(c)) {
+  for (const b of unetBlocks(c)) {
     if (b.name.startsWith('enc')) {
       macs += h * h * 9 * (b.cin * b.cout + b.cout * b.cout);
       h /= 2;
@@ -168,7 +176,7 @@ export function unetForwardGflop(config: Partial<UNetConfig>, batch: number, siz
 /** A 2-D U-Net; see the file comment for the architecture. */
 export class UNet extends Module {
   readonly config: UNetConfig;
-  readonly #blocks: readonly BlockSpec[];
+  readonly #blocks: readonly UNetBlock[];
   #dropoutActive = true;
   #bnMomentum = BN_MOMENTUM;
 
@@ -178,7 +186,7 @@ export class UNet extends Module {
     const { params, buffers } = declarations(c);
     super(params, buffers, { seed: c.seed, ...opts });
     this.config = c;
-    this.#blocks = blocks(c);
+    this.#blocks = unetBlocks(c);
   }
 
   /** Sets training mode and, like PyTorch, switches dropout on (train) or off (eval). */
@@ -277,7 +285,7 @@ export class UNet extends Module {
   }
 
   /** One block; frees its intermediates at once and never `x`. */
-  #block(b: BlockSpec, x: Tensor): Tensor {
+  #block(b: UNetBlock, x: Tensor): Tensor {
     const norm = this.config.norm;
     let h = x;
     const swap = (next: Tensor) => {
