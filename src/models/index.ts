@@ -13,4 +13,5 @@ export {
   segmentationLoss,
   type DiceOptions,
   type SegmentationLossOptions,
+  type ShardOf,
 } from './loss.js';

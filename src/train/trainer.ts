@@ -9,6 +9,12 @@
  * step; log.ts) and `checkpoints/member-M/` (checkpoint.ts). A run interrupted (signal, kill -9)
  * resumes from its last checkpoint; in deterministic mode the result is bit-identical to an
  * uninterrupted run. A divergence stops the run or rolls it back (rollback.ts).
+ *
+ * Given a process group of W > 1 ranks, the run is data-parallel (parallel.ts): every rank takes
+ * its shard of each global batch and the gradients are summed, so that it is the one-process run up
+ * to float rounding; rank 0 alone writes the store, the checkpoints and the log. The output
+ * directory must be visible to every rank (one machine, or a shared file system): every rank reads
+ * `run.json`, the manifest and the checkpoints to resume, with any world size.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -34,13 +40,14 @@ import { openDataset, fingerprint } from '../data/datasets.js';
 import { createLoader, type BatchLoader, type Sample2D } from '../data/loader.js';
 import { augmentConfig } from '../data/augment.js';
 import { readSplits, splitCases } from '../data/splits.js';
-import { manualSeed, setDeterministic, setNumThreads, tensor } from '../engine/index.js';
+import { manualSeed, setDeterministic, setNumThreads, tensor, type ProcessGroup } from '../engine/index.js';
 import { UNet } from '../models/index.js';
 import { batchNormInputs, recomputedState } from './batchnorm.js';
 import { fromB64, loadCheckpoint, saveCheckpoint, splitCheckpointTensors } from './checkpoint.js';
 import { methodFromConfig, type TrainConfig } from './config.js';
 import { trainLog, truncateTrainLog, type TrainLogLine } from './log.js';
 import { DivergenceError, withRollback } from './rollback.js';
+import { checkSameWeights, reduceStep, shardCounts } from './parallel.js';
 import { openRunFile } from './run-file.js';
 import type { PreprocessConfig } from '../data/preprocess.js';
 import { loadTrainingSlices } from './slices.js';
@@ -59,6 +66,13 @@ export interface TrainOptions {
   readonly onProgress?: (p: TrainProgress) => void;
   /** When aborted, the run writes a checkpoint after the current step and returns `interrupted`. */
   readonly signal?: AbortSignal;
+  /**
+   * Data-parallel training over this group (every rank calls `train` with the same options); a
+   * group of one rank is a plain run. `onProgress` is called on rank 0 only.
+   */
+  readonly group?: ProcessGroup;
+  /** libtorch threads of this process, overriding `config.threads` (not part of the run's config). */
+  readonly threads?: number;
 }
 
 export interface TrainProgress {
@@ -91,10 +105,14 @@ export interface TrainResult {
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { config } = opts;
   const out = resolve(opts.out);
+  const group = opts.group !== undefined && opts.group.worldSize > 1 ? opts.group : undefined;
+  const lead = (group?.rank ?? 0) === 0;
   mkdirSync(out, { recursive: true });
-  const hash = openRunFile(out, opts);
+  // Rank 0 writes run.json and the manifest; the others read them once it has.
+  const hash = lead ? openRunFile(out, opts) : '';
 
-  setNumThreads(config.threads === 0 ? availableParallelism() : config.threads);
+  const threads = opts.threads ?? config.threads;
+  setNumThreads(threads === 0 ? availableParallelism() : threads);
   setDeterministic(config.deterministic);
   manualSeed(config.seed);
 
@@ -109,6 +127,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (samples.length === 0) throw new Error(`${opts.splits}: the training split has no slices`);
 
   const method = methodFromConfig(opts.method, config);
+  if (!lead) {
+    group?.barrier();
+    return trainFollower({ opts: { ...opts, out }, method, samples, hash: openRunFile(out, opts), log: () => undefined, started: performance.now(), group, lead });
+  }
   let store: SampleStore = existsSync(join(out, 'manifest.json'))
     ? openSampleStore(out)
     : createSampleStore(out, {
@@ -124,16 +146,33 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           numTrainSlices: samples.length,
         },
       });
+  group?.barrier();
   if (store.manifest.complete) return { store, interrupted: false, seconds: 0 };
 
-  const run: Run = { opts: { ...opts, out }, method, samples, hash, log: trainLog(out), started: performance.now() };
+  const run: Run = { opts: { ...opts, out }, method, samples, hash, log: trainLog(out), started: performance.now(), group, lead };
   for (let m = 0; m < method.members; m++) {
     const r = await trainMember(run, m, store);
     store = r.store;
     if (r.interrupted) return { store, interrupted: true, seconds: (performance.now() - run.started) / 1000 };
   }
   store = completeSampleStore(store);
+  group?.barrier();
   return { store, interrupted: false, seconds: (performance.now() - run.started) / 1000 };
+}
+
+/**
+ * A rank other than 0 of a data-parallel run: the same members and steps, writing nothing; returns
+ * the store as rank 0 leaves it (read after the last barrier).
+ */
+async function trainFollower(run: Run): Promise<TrainResult> {
+  const store = openSampleStore(run.opts.out);
+  if (store.manifest.complete) return { store, interrupted: false, seconds: 0 };
+  for (let m = 0; m < run.method.members; m++) {
+    const r = await trainMember(run, m, store);
+    if (r.interrupted) return { store: openSampleStore(run.opts.out), interrupted: true, seconds: (performance.now() - run.started) / 1000 };
+  }
+  run.group?.barrier();
+  return { store: openSampleStore(run.opts.out), interrupted: false, seconds: (performance.now() - run.started) / 1000 };
 }
 
 /** What every member of a run shares. */
@@ -145,6 +184,10 @@ interface Run {
   readonly log: (line: TrainLogLine) => void;
   /** `performance.now()` when this call started training. */
   readonly started: number;
+  /** The data-parallel group (absent for one process). */
+  readonly group?: ProcessGroup;
+  /** Rank 0 (or the only process): writes the store, the checkpoints and the log. */
+  readonly lead: boolean;
 }
 
 /** Trains member `member` (skipped when its samples are all in the store), with roll-backs on divergence. */
@@ -175,7 +218,7 @@ async function runMember(
   lrScaleIn: number | undefined,
   first: boolean,
 ): Promise<boolean> {
-  const { opts, method, samples, hash } = run;
+  const { opts, method, samples, hash, group, lead } = run;
   const { config } = opts;
   const K = config.optim.steps;
   const ckptDir = join(opts.out, 'checkpoints', `member-${member}`);
@@ -215,9 +258,16 @@ async function runMember(
     } else {
       state = sampler.init(model.params.flat, { seed: config.seed + 7919 * (member + 1) });
     }
-    // Samples taken after the checkpoint are taken again.
-    held.store = filterSamples(held.store, (s) => s.member !== member || s.step < start);
-    if (first) truncateTrainLog(opts.out, member, start);
+    if (group) {
+      // The same seeds give every rank the same weights; the broadcast makes sure, the check proves it.
+      group.broadcast(model.params.flat, 0);
+      checkSameWeights(group, model, start);
+    }
+    if (lead) {
+      // Samples taken after the checkpoint are taken again.
+      held.store = filterSamples(held.store, (s) => s.member !== member || s.step < start);
+      if (first) truncateTrainLog(opts.out, member, start);
+    }
     const augment = config.data.augment === 0 ? null : augmentConfig({ strength: config.data.augment });
     loader = createLoader(samples, {
       nx: config.data.size,
@@ -227,10 +277,14 @@ async function runMember(
       augment,
       workers: config.data.workers,
       start: ckpt?.meta.loader,
+      ...(group && { shard: { rank: group.rank, worldSize: group.worldSize } }),
     });
-    const bnInputs = await batchNormInputs(samples, config);
+    const bnInputs = lead ? await batchNormInputs(samples, config) : [];
     let lastCheckpoint: number | null = ckpt ? ckpt.meta.step : null;
     const checkpoint = (stepsDone: number) => {
+      if (group) checkSameWeights(group, model, stepsDone);
+      lastCheckpoint = stepsDone;
+      if (!lead) return;
       const modelState = model.state();
       const sc = (sampler as SGHMC).checkpoint(state as SGHMCState);
       try {
@@ -248,7 +302,6 @@ async function runMember(
       } finally {
         for (const t of Object.values(modelState)) t.dispose();
       }
-      lastCheckpoint = stepsDone;
     };
 
     model.train();
@@ -257,6 +310,8 @@ async function runMember(
       // Let the event loop run (signals, I/O): an inline loader resolves in microtasks only.
       await new Promise((r) => setImmediate(r));
       const batch = await loader.next();
+      // Data-parallel, the ranks agree on stopping in the step's reduction.
+      let stop = opts.signal?.aborted === true;
       const r: StepResult<SGHMCState> = trainStep({
         model,
         sampler,
@@ -268,13 +323,21 @@ async function runMember(
         }),
         ceWeight: config.loss.ce,
         diceWeight: config.loss.dice,
+        ...(group && {
+          shardOf: shardCounts(batch),
+          reduce: (flatGrad, local) => {
+            const g = reduceStep(group, model, flatGrad, local, stop);
+            stop = g.stop;
+            return g.loss;
+          },
+        }),
       });
       state = r.state;
       if (r.notFinite) throw new DivergenceError(step, r.notFinite, lastCheckpoint, lrScale);
       const loss = r.loss;
 
       const info = sampler.stepInfo(step);
-      if (method.isSampleStep(step)) {
+      if (lead && method.isSampleStep(step)) {
         const weights = bnInputs.length > 0 ? recomputedState(model, bnInputs) : model.state();
         try {
           held.store = addSample(held.store, weights, {
@@ -290,7 +353,6 @@ async function runMember(
         }
       }
       const done = step + 1;
-      const stop = opts.signal?.aborted === true;
       const elapsed = (performance.now() - run.started) / 1000;
       const perStep = (performance.now() - memberStart) / 1000 / (done - start);
       const left = K - done + (method.members - member - 1) * K;
@@ -309,7 +371,7 @@ async function runMember(
       };
       run.log({ ...progress, epoch: batch.epoch });
       if (done % config.checkpointEvery === 0 || stop || done === K) checkpoint(done);
-      opts.onProgress?.(progress);
+      if (lead) opts.onProgress?.(progress);
       if (stop && done < K) return true;
     }
     return false;
