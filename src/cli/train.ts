@@ -30,6 +30,7 @@ interface TrainCliOptions {
   readonly nproc?: number;
   readonly threads?: number;
   readonly distTimeout: number;
+  readonly parallel: 'data' | 'members';
 }
 
 export function registerTrainCommands(program: Command): void {
@@ -59,6 +60,11 @@ export function registerTrainCommands(program: Command): void {
     .option('--config <file>', 'training config (JSON); every field optional, see src/train/config.ts')
     .option('--resume <dir>', 'continue the interrupted run in DIR')
     .option('--nproc <n>', 'data-parallel: run N ranks on this machine (c10d, Gloo), each with its share of the threads', integerIn(1, 1024, 'must be an integer in 1..1024'))
+    .addOption(
+      new Option('--parallel <mode>', "with several ranks: 'data' splits every batch over them, 'members' trains ensemble members on different ranks")
+        .choices(['data', 'members'])
+        .default('data'),
+    )
     .option('--threads <n>', "libtorch threads of this process (default: the config's threads)", integerIn(1, 4096, 'must be an integer in 1..4096'))
     .option('--dist-timeout <s>', 'data-parallel: seconds a rank waits for the others in a collective before failing', integerIn(1, 86400, 'must be an integer in 1..86400'), 300)
     .action(async (o: TrainCliOptions) => {
@@ -85,7 +91,7 @@ export function registerTrainCommands(program: Command): void {
       const worldSize = Number(process.env.WORLD_SIZE ?? 1);
       const group = worldSize > 1 ? initProcessGroup({ timeoutMs: o.distTimeout * 1000 }) : undefined;
       try {
-        await runTraining({ ...job, ...(o.threads !== undefined && { threads: o.threads }), ...(group && { group }) });
+        await runTraining({ ...job, parallel: o.parallel, ...(o.threads !== undefined && { threads: o.threads }), ...(group && { group }) });
       } finally {
         group?.shutdown();
       }

@@ -17,7 +17,7 @@
  * `run.json`, the manifest and the checkpoints to resume, with any world size.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -27,6 +27,7 @@ import {
   completeSampleStore,
   createSampleStore,
   filterSamples,
+  loadSample,
   openSampleStore,
   sghmc,
   type Method,
@@ -71,6 +72,11 @@ export interface TrainOptions {
    * group of one rank is a plain run. `onProgress` is called on rank 0 only.
    */
   readonly group?: ProcessGroup;
+  /**
+   * With a group: 'data' (default) splits every batch over the ranks; 'members' trains the
+   * ensemble's members on different ranks at once (each rank one member at a time).
+   */
+  readonly parallel?: 'data' | 'members';
   /** libtorch threads of this process, overriding `config.threads` (not part of the run's config). */
   readonly threads?: number;
 }
@@ -127,29 +133,39 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (samples.length === 0) throw new Error(`${opts.splits}: the training split has no slices`);
 
   const method = methodFromConfig(opts.method, config);
-  if (!lead) {
-    group?.barrier();
-    return trainFollower({ opts: { ...opts, out }, method, samples, hash: openRunFile(out, opts), log: () => undefined, started: performance.now(), group, lead });
-  }
-  let store: SampleStore = existsSync(join(out, 'manifest.json'))
-    ? openSampleStore(out)
-    : createSampleStore(out, {
-        method: opts.method,
-        model: { ...method.model(0) },
-        preprocess: { ...pre },
-        training: { configHash: hash, ...config },
-        passesPerSample: method.passesPerSample,
-        data: {
-          dir: resolve(opts.data),
-          fingerprint: fp,
-          splitsFingerprint: createHash('sha256').update(readFileSync(opts.splits)).digest('hex'),
-          numTrainSlices: samples.length,
-        },
-      });
+  const newStore = (dir: string, configHash: string) =>
+    createSampleStore(dir, {
+      method: opts.method,
+      model: { ...method.model(0) },
+      preprocess: { ...pre },
+      training: { configHash, ...config },
+      passesPerSample: method.passesPerSample,
+      data: {
+        dir: resolve(opts.data),
+        fingerprint: fp,
+        splitsFingerprint: createHash('sha256').update(readFileSync(opts.splits)).digest('hex'),
+        numTrainSlices: samples.length,
+      },
+    });
+  const openStore = (dir: string, configHash: string) =>
+    existsSync(join(dir, 'manifest.json')) ? openSampleStore(dir) : newStore(dir, configHash);
+  if (lead) openStore(out, hash);
   group?.barrier();
+  const run: Run = {
+    opts: { ...opts, out },
+    method,
+    samples,
+    hash: lead ? hash : openRunFile(out, opts),
+    log: lead ? trainLog(out) : () => undefined,
+    started: performance.now(),
+    group,
+    lead,
+  };
+  let store = openSampleStore(out);
   if (store.manifest.complete) return { store, interrupted: false, seconds: 0 };
+  if (group && opts.parallel === 'members') return trainMembersInParallel(run, group, (dir) => openStore(dir, run.hash));
+  if (!lead) return trainFollower(run);
 
-  const run: Run = { opts: { ...opts, out }, method, samples, hash, log: trainLog(out), started: performance.now(), group, lead };
   for (let m = 0; m < method.members; m++) {
     const r = await trainMember(run, m, store);
     store = r.store;
@@ -161,12 +177,70 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 }
 
 /**
+ * Parallel members: rank r trains members r, r + W, … each on its own, as a one-member run in
+ * `members/member-M/` (its samples, checkpoints and log; written by that rank alone, so no two
+ * processes write one file). Once every rank is done, rank 0 assembles the store: every member's
+ * samples in member order, as one process writes them one after another (the same seeds, so in
+ * deterministic mode the same bits), their log lines into `train.jsonl`; then it removes
+ * `members/`. The ranks meet only at the end: a rank that dies is noticed there (the others' members
+ * are finished and kept, and `--resume` trains only what is missing, with any world size).
+ */
+async function trainMembersInParallel(
+  run: Run,
+  group: ProcessGroup,
+  memberStore: (dir: string) => SampleStore,
+): Promise<TrainResult> {
+  const { out } = run.opts;
+  const { members } = run.method;
+  if (members < group.worldSize) {
+    throw new Error(`parallel members: ${members} member(s) cannot keep ${group.worldSize} ranks busy; use fewer ranks or data-parallel training`);
+  }
+  const dirOf = (m: number) => join(out, 'members', `member-${m}`);
+  let interrupted = false;
+  for (let m = group.rank; m < members && !interrupted; m += group.worldSize) {
+    mkdirSync(dirOf(m), { recursive: true });
+    // Rank 0 alone reports progress (of its members).
+    const opts = { ...run.opts, out: dirOf(m), onProgress: run.lead ? run.opts.onProgress : undefined };
+    const one: Run = { ...run, opts, log: trainLog(dirOf(m)), group: undefined, lead: true };
+    interrupted = (await trainMember(one, m, memberStore(dirOf(m)))).interrupted;
+  }
+  const flag = tensor(Float64Array.from([interrupted ? 1 : 0]));
+  try {
+    group.allreduce(flag, 'sum');
+    interrupted = flag.item() > 0;
+  } finally {
+    flag.dispose();
+  }
+  const seconds = () => (performance.now() - run.started) / 1000;
+  if (interrupted) return { store: openSampleStore(out), interrupted: true, seconds: seconds() };
+  if (run.lead) {
+    let store = openSampleStore(out);
+    for (let m = 0; m < members; m++) {
+      const part = openSampleStore(dirOf(m));
+      part.manifest.samples.forEach(({ file: _file, sha256: _sha, ...info }, i) => {
+        const weights = loadSample(part, i);
+        try {
+          store = addSample(store, weights, info);
+        } finally {
+          for (const t of Object.values(weights)) t.dispose();
+        }
+      });
+      const log = join(dirOf(m), 'train.jsonl');
+      if (existsSync(log)) appendFileSync(join(out, 'train.jsonl'), readFileSync(log));
+    }
+    completeSampleStore(store);
+    rmSync(join(out, 'members'), { recursive: true, force: true });
+  }
+  group.barrier();
+  return { store: openSampleStore(out), interrupted: false, seconds: seconds() };
+}
+
+/**
  * A rank other than 0 of a data-parallel run: the same members and steps, writing nothing; returns
  * the store as rank 0 leaves it (read after the last barrier).
  */
 async function trainFollower(run: Run): Promise<TrainResult> {
   const store = openSampleStore(run.opts.out);
-  if (store.manifest.complete) return { store, interrupted: false, seconds: 0 };
   for (let m = 0; m < run.method.members; m++) {
     const r = await trainMember(run, m, store);
     if (r.interrupted) return { store: openSampleStore(run.opts.out), interrupted: true, seconds: (performance.now() - run.started) / 1000 };
