@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSample, openSampleStore } from '../src/bayes/index.js';
+import { rankEnv } from '../src/cli/launch.js';
 import { makeSplits, openDataset, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { distributedBackends } from '../src/engine/index.js';
 import { parseTrainConfig, train } from '../src/train/index.js';
@@ -196,4 +197,14 @@ describe.skipIf(missing !== null)('parallel members (2 ranks, Gloo)', () => {
     expect(existsSync(join(out, 'members'))).toBe(false);
     expect(readFileSync(join(out, 'train.jsonl'), 'utf8').split('\n').filter(Boolean).length).toBe(3 * configInput.optim.steps);
   }, 480_000);
+});
+
+describe('rankEnv', () => {
+  it("maps Slurm's task variables when torchrun's are not set, and leaves torchrun's alone", () => {
+    const slurm = { SLURM_PROCID: '3', SLURM_NTASKS: '8', SLURM_LOCALID: '1', MASTER_ADDR: 'node01', MASTER_PORT: '29500' };
+    expect(rankEnv(slurm)).toMatchObject({ RANK: '3', WORLD_SIZE: '8', LOCAL_RANK: '1', MASTER_ADDR: 'node01' });
+    const torchrun = { ...slurm, RANK: '0', WORLD_SIZE: '2', LOCAL_RANK: '0' };
+    expect(rankEnv(torchrun)).toEqual(torchrun);
+    expect(rankEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin' });
+  });
 });

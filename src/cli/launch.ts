@@ -15,6 +15,18 @@ export interface LaunchOptions {
   readonly threads: number;
 }
 
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The environment a rank joins its group from: torchrun's variables as they are; under Slurm
+ * (`srun`, RANK unset) SLURM_PROCID, SLURM_NTASKS and SLURM_LOCALID as RANK, WORLD_SIZE and
+ * LOCAL_RANK. MASTER_ADDR and MASTER_PORT are never guessed (set them in the batch script).
+ */
+export function rankEnv(env: Env): Env {
+  if (env.RANK !== undefined || env.SLURM_PROCID === undefined) return env;
+  return { ...env, RANK: env.SLURM_PROCID, WORLD_SIZE: env.SLURM_NTASKS, LOCAL_RANK: env.SLURM_LOCALID };
+}
+
 /** How a rank ended. */
 interface Exit {
   readonly rank: number;

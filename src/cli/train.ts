@@ -7,8 +7,9 @@
  *   ... [--nproc N] [--threads T] [--dist-timeout S]
  *
  * Under torchrun (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT in the environment) with
- * WORLD_SIZE > 1, `train` is one rank of a data-parallel run (src/train/parallel.ts); `--nproc N`
- * launches N such ranks on this machine (launch.ts).
+ * WORLD_SIZE > 1, `train` is one rank of a data-parallel run (src/train/parallel.ts); so under
+ * Slurm's srun (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID; MASTER_ADDR and MASTER_PORT set by the
+ * script). `--nproc N` launches N such ranks on this machine (launch.ts).
  */
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
@@ -17,7 +18,7 @@ import { makeSplits, openDataset, writeSplits } from '../data/index.js';
 import { loadTrainConfig, parseTrainConfig, readRunFile, train, type TrainProgress } from '../train/index.js';
 import { initProcessGroup } from '../engine/index.js';
 import { integerIn } from './args.js';
-import { launchRanks } from './launch.js';
+import { launchRanks, rankEnv } from './launch.js';
 import { formatSeconds, progressBar } from './progress.js';
 
 interface TrainCliOptions {
@@ -88,8 +89,9 @@ export function registerTrainCommands(program: Command): void {
         process.exitCode = await launchRanks({ nproc: o.nproc, args: withoutNproc(process.argv.slice(1)), threads });
         return;
       }
-      const worldSize = Number(process.env.WORLD_SIZE ?? 1);
-      const group = worldSize > 1 ? initProcessGroup({ timeoutMs: o.distTimeout * 1000 }) : undefined;
+      const env = rankEnv(process.env);
+      const worldSize = Number(env.WORLD_SIZE ?? 1);
+      const group = worldSize > 1 ? initProcessGroup({ env, timeoutMs: o.distTimeout * 1000 }) : undefined;
       try {
         await runTraining({ ...job, parallel: o.parallel, ...(o.threads !== undefined && { threads: o.threads }), ...(group && { group }) });
       } finally {
