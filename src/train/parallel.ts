@@ -19,6 +19,17 @@ import type { Batch } from '../data/loader.js';
 import type { ShardOf } from '../models/index.js';
 import type { UNet } from '../models/index.js';
 
+/** The allreduce of a few host values (float64), through a temporary tensor. */
+export function allreduceValues(group: ProcessGroup, values: Float64Array, op: 'sum' | 'max'): Float64Array {
+  const t = tensor(values);
+  try {
+    group.allreduce(t, op);
+    return t.toArray() as Float64Array;
+  } finally {
+    t.dispose();
+  }
+}
+
 /** The global batch's counts that a shard's loss is divided by. */
 export function shardCounts(batch: Batch): ShardOf {
   const g = batch.shardOf;
@@ -46,14 +57,7 @@ export function reduceStep(group: ProcessGroup, model: UNet, flatGrad: Tensor, l
     packed.set(Float64Array.from(b.toArray() as Float32Array | Float64Array), at);
     at += b.numel;
   }
-  const t = tensor(packed);
-  let out: Float64Array;
-  try {
-    group.allreduce(t, 'sum');
-    out = t.toArray() as Float64Array;
-  } finally {
-    t.dispose();
-  }
+  const out = allreduceValues(group, packed, 'sum');
   at = 2;
   buffers.forEach((b, i) => {
     const mean = out.subarray(at, at + sizes[i]).map((v) => v / group.worldSize);
@@ -75,14 +79,7 @@ export function reduceStep(group: ProcessGroup, model: UNet, flatGrad: Tensor, l
 export function checkSameWeights(group: ProcessGroup, model: UNet, step: number): void {
   const sums = [model.params.flat, ...model.bufferNames.map((n) => model.buffer(n))].map((t) => tidy(() => t.to('float64').sum().item()));
   const k = sums.length;
-  const t = tensor(Float64Array.from([...sums, ...sums.map((v) => -v)]));
-  let out: Float64Array;
-  try {
-    group.allreduce(t, 'max');
-    out = t.toArray() as Float64Array;
-  } finally {
-    t.dispose();
-  }
+  const out = allreduceValues(group, Float64Array.from([...sums, ...sums.map((v) => -v)]), 'max');
   for (let i = 0; i < k; i++) {
     if (out[i] !== -out[k + i]) {
       const what = i === 0 ? 'the parameters' : `buffer '${model.bufferNames[i - 1]}'`;

@@ -48,7 +48,7 @@ import { fromB64, loadCheckpoint, saveCheckpoint, splitCheckpointTensors } from 
 import { methodFromConfig, type TrainConfig } from './config.js';
 import { trainLog, truncateTrainLog, type TrainLogLine } from './log.js';
 import { DivergenceError, withRollback } from './rollback.js';
-import { checkSameWeights, reduceStep, shardCounts } from './parallel.js';
+import { allreduceValues, checkSameWeights, reduceStep, shardCounts } from './parallel.js';
 import { openRunFile } from './run-file.js';
 import type { PreprocessConfig } from '../data/preprocess.js';
 import { loadTrainingSlices } from './slices.js';
@@ -204,13 +204,7 @@ async function trainMembersInParallel(
     const one: Run = { ...run, opts, log: trainLog(dirOf(m)), group: undefined, lead: true };
     interrupted = (await trainMember(one, m, memberStore(dirOf(m)))).interrupted;
   }
-  const flag = tensor(Float64Array.from([interrupted ? 1 : 0]));
-  try {
-    group.allreduce(flag, 'sum');
-    interrupted = flag.item() > 0;
-  } finally {
-    flag.dispose();
-  }
+  interrupted = allreduceValues(group, Float64Array.from([interrupted ? 1 : 0]), 'sum')[0] > 0;
   const seconds = () => (performance.now() - run.started) / 1000;
   if (interrupted) return { store: openSampleStore(out), interrupted: true, seconds: seconds() };
   if (run.lead) {
