@@ -89,7 +89,7 @@ function last(r: RankResult): Record<string, unknown> {
 }
 
 gloo.describe('process groups on Gloo, 2 ranks', () => {
-  it('allreduce gives the known sum and mean, broadcast the root\'s tensor, the barrier waits', async () => {
+  it('allreduce gives the known sum, mean and max, broadcast the root\'s tensor, the barrier waits', async () => {
     const [r0, r1] = await launch('ops', { ranks: [0, 1] });
     for (const [rank, r] of [r0!, r1!].entries()) {
       expect(r.code, r.stderr).toBe(0);
@@ -101,6 +101,8 @@ gloo.describe('process groups on Gloo, 2 ranks', () => {
       // [r, 2r+1, 3] averaged over r = 0, 1
       expect(o.mean).toEqual([0.5, 2, 3]);
       expect(o.intSum).toEqual([1, 14]);
+      // [r, −r, 2.5]: the elementwise maximum over r = 0, 1
+      expect(o.max).toEqual([1, 0, 2.5]);
       expect(o.bcast0).toEqual([1, 2, 3]);
       expect(o.bcast1).toEqual([101, 102]);
       expect(o.afterShutdown).toMatch(/^barrier: the process group is shut down/);

@@ -160,6 +160,35 @@ describe('createLoader (inline)', () => {
     expect(c.images).not.toEqual(b.images);
   });
 
+  it('shard: the ranks\' rows, augmented alone, together are the unsharded batch', async () => {
+    const samples = makeSamples(11);
+    const opts = base({ batchSize: 5, augment: augmentConfig({ elastic: { p: 1 } }) });
+    const full = await take(createLoader(samples, opts), 4);
+    const plane = NX * NY;
+    for (const worldSize of [2, 3]) {
+      const ranks = await Promise.all(
+        Array.from({ length: worldSize }, (_, rank) => take(createLoader(samples, { ...opts, shard: { rank, worldSize } }), 4)),
+      );
+      full.forEach((f, k) => {
+        const parts = ranks.map((r) => r[k]);
+        // rows ⌊r·5/W⌋ … ⌊(r+1)·5/W⌋: 2+3 for W = 2, 1+2+2 for W = 3
+        expect(parts.map((p) => p.indices.length)).toEqual(worldSize === 2 ? [2, 3] : [1, 2, 2]);
+        expect(Int32Array.from(parts.flatMap((p) => Array.from(p.indices)))).toEqual(f.indices);
+        let row = 0;
+        for (const p of parts) {
+          expect(p.images).toEqual(f.images.slice(row * plane, (row + p.indices.length) * plane));
+          expect(p.labels).toEqual(f.labels.slice(row * plane, (row + p.indices.length) * plane));
+          expect([p.epoch, p.position]).toEqual([f.epoch, f.position]);
+          expect(p.shardOf?.size).toBe(5);
+          expect(p.shardOf?.labelled).toEqual(f.labelled);
+          row += p.indices.length;
+        }
+      });
+    }
+    expect(() => createLoader(samples, { ...opts, shard: { rank: 2, worldSize: 2 } })).toThrow(/rank in 0\.\.worldSize-1, got rank 2 of 2/);
+    expect(() => createLoader(samples, { ...opts, shard: { rank: 0, worldSize: 6 } })).toThrow(/batchSize 5 is smaller than the 6 ranks/);
+  });
+
   it('resumes exactly from state(), also across an epoch boundary', async () => {
     const samples = makeSamples(11);
     const opts = base({ augment: augmentConfig({ elastic: { p: 1 } }) });

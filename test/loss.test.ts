@@ -85,6 +85,36 @@ describe('segmentationLoss', () => {
     expect(() => segmentationLoss(logits, target, { ceWeight: 0, diceWeight: 0 })).toThrow(/not both 0/);
   });
 
+  it('shardOf: the shards\' losses and gradients add up to the whole batch\'s (float64)', () => {
+    const [n, c] = [5, 4];
+    const data = randn([n, c, 3, 4], { dtype: 'float64' }).toArray() as Float64Array;
+    const target = randint(0, 3, [n, 3, 4]);
+    const mask = [1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0]; // classes 0–2 present, class 3 labelled in 2 samples
+    const labelled = tensor(mask, [n, c]);
+    const pairs = mask.filter((v, i) => i % c > 0 && v === 1).length;
+    const gradOf = (x: Tensor, t: Tensor, l: Tensor, shardOf?: { samples: number; labelledPairs: number }) => {
+      const loss = tidy(() => segmentationLoss(x, t, { labelled: l, shardOf }));
+      loss.backward();
+      return loss.item();
+    };
+    const whole = tensor(data, [n, c, 3, 4]).requiresGrad_();
+    const wholeLoss = gradOf(whole, target, labelled);
+    const wholeGrad = whole.grad!.toArray() as Float64Array;
+    const plane = c * 12;
+    let sum = 0;
+    const grads: number[] = [];
+    for (const [lo, hi] of [[0, 2], [2, 5]]) {
+      const x = tensor(data.slice(lo * plane, hi * plane), [hi - lo, c, 3, 4]).requiresGrad_();
+      sum += gradOf(x, target.narrow(0, lo, hi - lo), labelled.narrow(0, lo, hi - lo), { samples: n, labelledPairs: pairs });
+      grads.push(...(x.grad!.toArray() as Float64Array));
+    }
+    expect(sum).toBeCloseTo(wholeLoss, 12);
+    expect(Math.max(...grads.map((g, i) => Math.abs(g - wholeGrad[i])))).toBeLessThan(1e-14);
+    expect(() => segmentationLoss(whole, target, { labelled, shardOf: { samples: 4, labelledPairs: pairs } })).toThrow(
+      /shardOf.samples must be an integer ≥ the shard's 5 samples, got 4/,
+    );
+  });
+
   it('has the gradient of central finite differences (float64)', () => {
     const n = 2;
     const c = 3;

@@ -4,12 +4,21 @@
  *   hmcseg splits --data DIR --out FILE [--seed S] [--labels MAP]
  *   hmcseg train --method hmc|mcdropout|ensemble|deterministic|sgd-trajectory --data DIR --splits FILE --out DIR [--config FILE]
  *   hmcseg train --resume DIR
+ *   ... [--nproc N] [--threads T] [--dist-timeout S]
+ *
+ * Under torchrun (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT in the environment) with
+ * WORLD_SIZE > 1, `train` is one rank of a data-parallel run (src/train/parallel.ts); so under
+ * Slurm's srun (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID; MASTER_ADDR and MASTER_PORT set by the
+ * script). `--nproc N` launches N such ranks on this machine (launch.ts).
  */
+import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { METHODS, type Method } from '../bayes/index.js';
 import { makeSplits, openDataset, writeSplits } from '../data/index.js';
 import { loadTrainConfig, parseTrainConfig, readRunFile, train, type TrainProgress } from '../train/index.js';
+import { initProcessGroup } from '../engine/index.js';
 import { integerIn } from './args.js';
+import { launchRanks, rankEnv } from './launch.js';
 import { formatSeconds, progressBar } from './progress.js';
 
 interface TrainCliOptions {
@@ -19,6 +28,10 @@ interface TrainCliOptions {
   readonly out?: string;
   readonly config?: string;
   readonly resume?: string;
+  readonly nproc?: number;
+  readonly threads?: number;
+  readonly distTimeout: number;
+  readonly parallel: 'data' | 'members';
 }
 
 export function registerTrainCommands(program: Command): void {
@@ -47,6 +60,14 @@ export function registerTrainCommands(program: Command): void {
     .option('--out <dir>', 'output directory (sample store, checkpoints, log)')
     .option('--config <file>', 'training config (JSON); every field optional, see src/train/config.ts')
     .option('--resume <dir>', 'continue the interrupted run in DIR')
+    .option('--nproc <n>', 'data-parallel: run N ranks on this machine (c10d, Gloo), each with its share of the threads', integerIn(1, 1024, 'must be an integer in 1..1024'))
+    .addOption(
+      new Option('--parallel <mode>', "with several ranks: 'data' splits every batch over them, 'members' trains ensemble members on different ranks")
+        .choices(['data', 'members'])
+        .default('data'),
+    )
+    .option('--threads <n>', "libtorch threads of this process (default: the config's threads)", integerIn(1, 4096, 'must be an integer in 1..4096'))
+    .option('--dist-timeout <s>', 'data-parallel: seconds a rank waits for the others in a collective before failing', integerIn(1, 86400, 'must be an integer in 1..86400'), 300)
     .action(async (o: TrainCliOptions) => {
       let job: { method: Method; config: ReturnType<typeof parseTrainConfig>; data: string; splits: string; out: string };
       if (o.resume) {
@@ -61,8 +82,32 @@ export function registerTrainCommands(program: Command): void {
         const config = o.config ? loadTrainConfig(o.config) : parseTrainConfig({});
         job = { method: o.method as Method, config, data: o.data as string, splits: o.splits as string, out: o.out as string };
       }
-      await runTraining(job);
+      if (o.nproc !== undefined && o.nproc > 1) {
+        if (process.env.WORLD_SIZE !== undefined) throw new Error('train: --nproc launches the ranks itself; under torchrun (WORLD_SIZE is set) leave it out');
+        const cores = job.config.threads === 0 ? availableParallelism() : job.config.threads;
+        const threads = o.threads ?? Math.max(1, Math.floor(cores / o.nproc));
+        process.exitCode = await launchRanks({ nproc: o.nproc, args: withoutNproc(process.argv.slice(1)), threads });
+        return;
+      }
+      const env = rankEnv(process.env);
+      const worldSize = Number(env.WORLD_SIZE ?? 1);
+      const group = worldSize > 1 ? initProcessGroup({ env, timeoutMs: o.distTimeout * 1000 }) : undefined;
+      try {
+        await runTraining({ ...job, parallel: o.parallel, ...(o.threads !== undefined && { threads: o.threads }), ...(group && { group }) });
+      } finally {
+        group?.shutdown();
+      }
     });
+}
+
+/** The command line without `--nproc N` / `--nproc=N`. */
+function withoutNproc(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--nproc') i++;
+    else if (!args[i].startsWith('--nproc=')) out.push(args[i]);
+  }
+  return out;
 }
 
 /** Trains with a progress bar; SIGINT/SIGTERM write a checkpoint and stop (exit status 130). */
@@ -91,7 +136,7 @@ export async function runTraining(job: Parameters<typeof train>[0]): Promise<voi
     });
     bar.done();
     const m = result.store.manifest;
-    process.stdout.write(
+    if ((job.group?.rank ?? 0) === 0) process.stdout.write(
       `${JSON.stringify({ out: result.store.dir, method: m.method, samples: m.samples.length, complete: m.complete, interrupted: result.interrupted, seconds: Math.round(result.seconds) })}\n`,
     );
     if (result.interrupted) process.exitCode = 130;

@@ -73,6 +73,12 @@ export interface LoaderOptions {
   readonly start?: LoaderState;
   /** The compiled worker entry. Default: `loader-worker.js` next to this module. */
   readonly workerUrl?: URL;
+  /**
+   * Data-parallel: yield only rank `rank`'s rows of each batch of `batchSize` (rows
+   * ⌊rank·B/W⌋ to ⌊(rank+1)·B/W⌋), augmenting only those. The order, the positions and each row's
+   * augmentation are the unsharded loader's, so the ranks' rows together are its batch.
+   */
+  readonly shard?: { readonly rank: number; readonly worldSize: number };
 }
 
 /** A batch, ready to become tensors. */
@@ -91,6 +97,8 @@ export interface Batch {
   /** Epoch and position of the batch's first sample. */
   readonly epoch: number;
   readonly position: number;
+  /** With `shard`: the whole batch these rows are a shard of — its size and `B × C` labelled mask. */
+  readonly shardOf?: { readonly size: number; readonly labelled: Uint8Array };
 }
 
 /** An endless stream of batches across epochs. */
@@ -128,6 +136,8 @@ export function epochOrder(count: number, seed: number, epoch: number, shuffle =
 interface Plan {
   readonly epoch: number;
   readonly position: number;
+  /** The whole batch (sharded: the shard's rows are `indices`). */
+  readonly batch: Int32Array;
   readonly indices: Int32Array;
   readonly seeds: Uint32Array;
   readonly next: LoaderState;
@@ -173,6 +183,7 @@ class Loader implements BatchLoader {
   readonly #shuffle: boolean;
   readonly #dropLast: boolean;
   readonly #prefetch: number;
+  readonly #shard: { readonly rank: number; readonly worldSize: number } | undefined;
   readonly #workers: { worker: Worker; awaited: number; inflight: number }[] = [];
   readonly #orders = new Map<number, Int32Array>();
   /** Jobs dispatched and not yet taken by `next()`, in order. */
@@ -238,6 +249,17 @@ class Loader implements BatchLoader {
     this.#seed = Math.trunc(seed);
     this.#shuffle = o.shuffle ?? true;
     this.#prefetch = prefetch;
+    if (o.shard !== undefined) {
+      const { rank, worldSize } = o.shard;
+      if (!Number.isInteger(worldSize) || worldSize < 1 || !Number.isInteger(rank) || rank < 0 || rank >= worldSize) {
+        throw new RangeError(`createLoader: shard must have a worldSize ≥ 1 and a rank in 0..worldSize-1, got rank ${rank} of ${worldSize}`);
+      }
+      if (batchSize < worldSize) {
+        throw new RangeError(`createLoader: batchSize ${batchSize} is smaller than the ${worldSize} ranks it is split over`);
+      }
+      if (!this.#dropLast) throw new RangeError('createLoader: shard needs dropLast (every batch split the same way)');
+      this.#shard = { rank, worldSize };
+    }
     this.sampleCount = n;
     this.batchesPerEpoch = this.#dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
     const start = o.start ?? { epoch: 0, position: 0 };
@@ -297,12 +319,18 @@ class Loader implements BatchLoader {
   #plan(): Plan {
     const { epoch, position } = this.#planned;
     const end = Math.min(this.sampleCount, position + this.#batchSize);
-    const indices = this.#order(epoch).slice(position, end);
-    const seeds = new Uint32Array(end - position);
-    for (let k = 0; k < seeds.length; k++) seeds[k] = sampleSeed(this.#seed, epoch, position + k);
+    const batch = this.#order(epoch).slice(position, end);
+    let [lo, hi] = [0, batch.length];
+    if (this.#shard) {
+      const { rank, worldSize } = this.#shard;
+      [lo, hi] = [Math.floor((rank * batch.length) / worldSize), Math.floor(((rank + 1) * batch.length) / worldSize)];
+    }
+    const indices = batch.slice(lo, hi);
+    const seeds = new Uint32Array(hi - lo);
+    for (let k = 0; k < seeds.length; k++) seeds[k] = sampleSeed(this.#seed, epoch, position + lo + k);
     const next = this.#normalize({ epoch, position: end });
     this.#planned = next;
-    return { epoch, position, indices, seeds, next };
+    return { epoch, position, batch, indices, seeds, next };
   }
 
   /** Plans the next batch and sends it to the least busy worker. */
@@ -403,14 +431,20 @@ class Loader implements BatchLoader {
     return this.#assemble(plan, data);
   }
 
+  #labelled(indices: Int32Array): Uint8Array {
+    const c = this.#numClasses;
+    const labelled = new Uint8Array(indices.length * c);
+    for (let k = 0; k < indices.length; k++) {
+      const mask = this.#samples[indices[k]].labelled;
+      for (let j = 0; j < c; j++) labelled[k * c + j] = mask[j] ? 1 : 0;
+    }
+    return labelled;
+  }
+
   #assemble(plan: Plan, data: { images: Float32Array; labels: Uint8Array }): Batch {
     const b = plan.indices.length;
     const c = this.#numClasses;
-    const labelled = new Uint8Array(b * c);
-    for (let k = 0; k < b; k++) {
-      const mask = this.#samples[plan.indices[k]].labelled;
-      for (let j = 0; j < c; j++) labelled[k * c + j] = mask[j] ? 1 : 0;
-    }
+    const labelled = this.#labelled(plan.indices);
     const { nx, ny } = this.#store;
     return {
       images: data.images,
@@ -422,6 +456,7 @@ class Loader implements BatchLoader {
       labelledShape: [b, c],
       epoch: plan.epoch,
       position: plan.position,
+      ...(this.#shard && { shardOf: { size: plan.batch.length, labelled: this.#labelled(plan.batch) } }),
     };
   }
 

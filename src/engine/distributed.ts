@@ -239,13 +239,15 @@ export class ProcessGroup {
   }
 
   /**
-   * In place: `t` becomes the sum (or the mean) of every rank's `t`. All ranks call it with tensors
-   * of one element count and dtype (a mismatch throws on every rank), contiguous, on
-   * {@link device}. Returns `t`.
+   * In place: `t` becomes the sum (the mean, the elementwise maximum) of every rank's `t`. All ranks
+   * call it with tensors of one element count and dtype (a mismatch throws on every rank),
+   * contiguous, on {@link device}. Returns `t`.
    */
-  allreduce(t: Tensor, op: 'sum' | 'mean' = 'sum'): Tensor {
-    if (op !== 'sum' && op !== 'mean') throw new TypeError(`allreduce: op must be 'sum' or 'mean', got ${JSON.stringify(op)}`);
-    this.#run('allreduce', t, 0, (id) => B.distAllreduce(id, nativeOf(t), 'sum'));
+  allreduce(t: Tensor, op: 'sum' | 'mean' | 'max' = 'sum'): Tensor {
+    if (op !== 'sum' && op !== 'mean' && op !== 'max') {
+      throw new TypeError(`allreduce: op must be 'sum', 'mean' or 'max', got ${JSON.stringify(op)}`);
+    }
+    this.#run('allreduce', t, 0, (id) => B.distAllreduce(id, nativeOf(t), op === 'max' ? 'max' : 'sum'));
     if (op === 'mean' && this.worldSize > 1) t.mul_(1 / this.worldSize);
     return t;
   }

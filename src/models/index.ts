@@ -15,4 +15,5 @@ export {
   segmentationLoss,
   type DiceOptions,
   type SegmentationLossOptions,
+  type ShardOf,
 } from './loss.js';

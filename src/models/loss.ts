@@ -13,12 +13,24 @@
  *   labelled this is exactly the ordinary cross-entropy.
  * - Soft Dice is computed per sample and per labelled foreground class and averaged over those
  *   (sample, class) pairs; unlabelled classes are left out.
+ *
+ * Both terms decompose over a split of the batch (data-parallel training): given `shardOf`, the
+ * counts of the global batch, each term is the shard's sum divided by the global count, so the
+ * shards' losses, and their gradients, add up to the global batch's (up to float rounding).
  */
 import { crossEntropy, tidy, where, type Tensor } from '../engine/index.js';
 
 export interface DiceOptions {
   /** Added to numerator and denominator (default 1e-5). */
   readonly smooth?: number;
+}
+
+/** The global batch that a batch is one rank's shard of (data-parallel training). */
+export interface ShardOf {
+  /** Samples N of the global batch (its pixels are N times each sample's). */
+  readonly samples: number;
+  /** Labelled (sample, foreground class) pairs of the global batch, over which soft Dice is averaged. */
+  readonly labelledPairs: number;
 }
 
 export interface SegmentationLossOptions extends DiceOptions {
@@ -28,6 +40,8 @@ export interface SegmentationLossOptions extends DiceOptions {
   readonly diceWeight?: number;
   /** N×C mask (0/1) of the classes each sample's data set labels; default: all labelled. */
   readonly labelled?: Tensor;
+  /** When the batch is a shard of a larger batch: that batch's counts (see the file comment). */
+  readonly shardOf?: ShardOf;
 }
 
 const shapeStr = (s: readonly number[]) => `[${s.join(', ')}]`;
@@ -44,6 +58,15 @@ function checkInputs(fn: string, logits: Tensor, target: Tensor, labelled: Tenso
     if (ms.length !== 2 || ms[0] !== ls[0] || ms[1] !== ls[1]) {
       throw new RangeError(`${fn}: labelled must be N×C = [${ls[0]}, ${ls[1]}], got ${shapeStr(ms)}`);
     }
+  }
+}
+
+function checkShard(fn: string, n: number, shard: ShardOf): void {
+  if (!Number.isInteger(shard.samples) || shard.samples < n) {
+    throw new RangeError(`${fn}: shardOf.samples must be an integer ≥ the shard's ${n} samples, got ${shard.samples}`);
+  }
+  if (!Number.isInteger(shard.labelledPairs) || shard.labelledPairs < 0) {
+    throw new RangeError(`${fn}: shardOf.labelledPairs must be a non-negative integer, got ${shard.labelledPairs}`);
   }
 }
 
@@ -64,12 +87,16 @@ function labelMask(labelled: Tensor, logits: Tensor): Tensor {
  * @param logits N×C×… raw scores.
  * @param target N×… int64 class indices.
  * @param labelled N×C 0/1 mask; omitted means all classes labelled (ordinary cross-entropy).
+ * @param shardOf the global batch when this one is its shard: the shard's sum over the global pixel count.
  */
-export function marginalCrossEntropy(logits: Tensor, target: Tensor, labelled?: Tensor): Tensor {
+export function marginalCrossEntropy(logits: Tensor, target: Tensor, labelled?: Tensor, shardOf?: ShardOf): Tensor {
   checkInputs('marginalCrossEntropy', logits, target, labelled);
-  if (!labelled) return crossEntropy(logits, target);
+  const n = logits.shape[0];
+  if (shardOf) checkShard('marginalCrossEntropy', n, shardOf);
+  // mean · n/N = (shard sum) / (pixels of the global batch)
+  const scaled = (mean: Tensor) => (shardOf ? mean.mul(n / shardOf.samples) : mean);
+  if (!labelled) return tidy(() => scaled(crossEntropy(logits, target)));
   return tidy(() => {
-    const n = logits.shape[0];
     const mask = labelMask(labelled, logits);
     const labelledAtTarget = mask.reshape([n, -1]).gather(1, target.reshape([n, -1]));
     if (labelledAtTarget.min().item() === 0) {
@@ -81,7 +108,7 @@ export function marginalCrossEntropy(logits: Tensor, target: Tensor, labelled?: 
     merge.narrow(1, 0, 1).fill_(1);
     const mergedBg = logp.add(merge.log()).logsumexp(1);
     const picked = logp.gather(1, target.unsqueeze(1)).squeeze(1);
-    return where(target.eq(0), mergedBg, picked).neg().mean();
+    return scaled(where(target.eq(0), mergedBg, picked).neg().mean());
   });
 }
 
@@ -92,18 +119,31 @@ export function marginalCrossEntropy(logits: Tensor, target: Tensor, labelled?: 
  * @param logits N×C×… raw scores.
  * @param target N×… int64 class indices.
  * @param labelled N×C 0/1 mask; unlabelled (sample, class) pairs are left out of the mean.
+ * @param shardOf the global batch when this one is its shard: Σ (1 − Dice) over the shard's pairs
+ *   divided by the global batch's labelled pairs (the shards' terms add up to the global loss).
  */
-export function softDiceLoss(logits: Tensor, target: Tensor, labelled?: Tensor, opts: DiceOptions = {}): Tensor {
+export function softDiceLoss(logits: Tensor, target: Tensor, labelled?: Tensor, opts: DiceOptions & { shardOf?: ShardOf } = {}): Tensor {
   checkInputs('softDiceLoss', logits, target, labelled);
   const smooth = opts.smooth ?? 1e-5;
   const [n, c] = logits.shape;
   if (c < 2) throw new RangeError(`softDiceLoss: needs background and at least one foreground class, got C = ${c}`);
+  const { shardOf } = opts;
+  if (shardOf) {
+    checkShard('softDiceLoss', n, shardOf);
+    if (shardOf.labelledPairs <= 0) throw new RangeError('softDiceLoss: no sample of the global batch labels any foreground class');
+  }
   return tidy(() => {
     const p = logits.softmax(1).reshape([n, c, -1]).narrow(1, 1, c - 1);
     const g = target.reshape([n, -1]).oneHot(c).to(logits.dtype).permute([0, 2, 1]).narrow(1, 1, c - 1);
     const inter = p.mul(g).sum(2);
     const denom = p.sum(2).add(g.sum(2));
     const dice = inter.mul(2).add(smooth).div(denom.add(smooth)); // N×(C−1)
+    if (shardOf) {
+      const w = labelled ? labelled.ne(0).to(logits.dtype).narrow(1, 1, c - 1) : undefined;
+      const pairs = w ? w.sum() : n * (c - 1);
+      const hits = w ? dice.mul(w).sum() : dice.sum();
+      return hits.neg().add(pairs).div(shardOf.labelledPairs);
+    }
     if (!labelled) return dice.mean().neg().add(1);
     const w = labelled.ne(0).to(logits.dtype).narrow(1, 1, c - 1);
     const count = w.sum().item();
@@ -126,7 +166,7 @@ export function segmentationLoss(logits: Tensor, target: Tensor, opts: Segmentat
     throw new RangeError(`segmentationLoss: weights must be ≥ 0 and not both 0, got ce ${ceWeight}, dice ${diceWeight}`);
   }
   return tidy(() => {
-    const ce = ceWeight > 0 ? marginalCrossEntropy(logits, target, opts.labelled).mul(ceWeight) : undefined;
+    const ce = ceWeight > 0 ? marginalCrossEntropy(logits, target, opts.labelled, opts.shardOf).mul(ceWeight) : undefined;
     const dice = diceWeight > 0 ? softDiceLoss(logits, target, opts.labelled, opts).mul(diceWeight) : undefined;
     return ce && dice ? ce.add(dice) : ((ce ?? dice) as Tensor);
   });

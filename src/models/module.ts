@@ -87,6 +87,11 @@ export abstract class Module {
     return this.params.get(name);
   }
 
+  /** The names of the buffers, in declaration order. */
+  get bufferNames(): string[] {
+    return [...this.#buffers.keys()];
+  }
+
   /** The buffer named `name` (updated in place, e.g. BatchNorm running statistics). */
   buffer(name: string): Tensor {
     const b = this.#buffers.get(name);

@@ -5,7 +5,7 @@
  */
 import type { Updater } from '../bayes/index.js';
 import { tidy, type Tensor } from '../engine/index.js';
-import { segmentationLoss, type UNet } from '../models/index.js';
+import { segmentationLoss, type ShardOf, type UNet } from '../models/index.js';
 
 /** The tensors of a batch: images N×1×H×W, labels N×H×W (int64) and optionally the N×C labelled-class mask. */
 export interface StepBatch {
@@ -24,6 +24,13 @@ export interface StepInput<S extends { readonly params: Tensor; readonly step: n
   /** Weights of the loss terms (default 1 and 1). */
   readonly ceWeight?: number;
   readonly diceWeight?: number;
+  /** Data-parallel: the global batch this one is a shard of (the loss is the shard's part of its loss). */
+  readonly shardOf?: ShardOf;
+  /**
+   * Data-parallel: sums the flat gradient and the loss over the ranks (parallel.ts), before the
+   * checks, so that every rank takes the same decision; returns the global loss.
+   */
+  readonly reduce?: (flatGrad: Tensor, loss: number) => number;
 }
 
 export interface StepResult<S> {
@@ -39,12 +46,18 @@ export interface StepResult<S> {
 export function trainStep<S extends { readonly params: Tensor; readonly step: number }>(i: StepInput<S>): StepResult<S> {
   const { model } = i;
   model.params.zeroGrad();
-  const loss = tidy(() => {
+  const local = tidy(() => {
     const b = i.batch();
-    const l = segmentationLoss(model.forward(b.x), b.y, { labelled: b.labelled, ceWeight: i.ceWeight, diceWeight: i.diceWeight });
+    const l = segmentationLoss(model.forward(b.x), b.y, {
+      labelled: b.labelled,
+      ceWeight: i.ceWeight,
+      diceWeight: i.diceWeight,
+      shardOf: i.shardOf,
+    });
     l.backward();
     return l.item();
   });
+  const loss = i.reduce ? i.reduce(model.params.flatGrad, local) : local;
   if (!Number.isFinite(loss)) return { state: i.state, loss, notFinite: 'the loss' };
   if (!model.params.flatGrad.allFinite()) return { state: i.state, loss, notFinite: 'the gradient' };
   const state = i.sampler.update(i.state, model.params.flatGrad);

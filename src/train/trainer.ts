@@ -9,9 +9,15 @@
  * step; log.ts) and `checkpoints/member-M/` (checkpoint.ts). A run interrupted (signal, kill -9)
  * resumes from its last checkpoint; in deterministic mode the result is bit-identical to an
  * uninterrupted run. A divergence stops the run or rolls it back (rollback.ts).
+ *
+ * Given a process group of W > 1 ranks, the run is data-parallel (parallel.ts): every rank takes
+ * its shard of each global batch and the gradients are summed, so that it is the one-process run up
+ * to float rounding; rank 0 alone writes the store, the checkpoints and the log. The output
+ * directory must be visible to every rank (one machine, or a shared file system): every rank reads
+ * `run.json`, the manifest and the checkpoints to resume, with any world size.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -21,6 +27,7 @@ import {
   completeSampleStore,
   createSampleStore,
   filterSamples,
+  loadSample,
   openSampleStore,
   sghmc,
   type Method,
@@ -34,13 +41,14 @@ import { openDataset, fingerprint } from '../data/datasets.js';
 import { createLoader, type BatchLoader, type Sample2D } from '../data/loader.js';
 import { augmentConfig } from '../data/augment.js';
 import { readSplits, splitCases } from '../data/splits.js';
-import { manualSeed, setDeterministic, setNumThreads, tensor } from '../engine/index.js';
+import { manualSeed, setDeterministic, setNumThreads, tensor, type ProcessGroup } from '../engine/index.js';
 import { UNet } from '../models/index.js';
 import { batchNormInputs, recomputedState } from './batchnorm.js';
 import { fromB64, loadCheckpoint, saveCheckpoint, splitCheckpointTensors } from './checkpoint.js';
 import { methodFromConfig, type TrainConfig } from './config.js';
 import { trainLog, truncateTrainLog, type TrainLogLine } from './log.js';
 import { DivergenceError, withRollback } from './rollback.js';
+import { allreduceValues, checkSameWeights, reduceStep, shardCounts } from './parallel.js';
 import { openRunFile } from './run-file.js';
 import type { PreprocessConfig } from '../data/preprocess.js';
 import { loadTrainingSlices } from './slices.js';
@@ -59,6 +67,18 @@ export interface TrainOptions {
   readonly onProgress?: (p: TrainProgress) => void;
   /** When aborted, the run writes a checkpoint after the current step and returns `interrupted`. */
   readonly signal?: AbortSignal;
+  /**
+   * Data-parallel training over this group (every rank calls `train` with the same options); a
+   * group of one rank is a plain run. `onProgress` is called on rank 0 only.
+   */
+  readonly group?: ProcessGroup;
+  /**
+   * With a group: 'data' (default) splits every batch over the ranks; 'members' trains the
+   * ensemble's members on different ranks at once (each rank one member at a time).
+   */
+  readonly parallel?: 'data' | 'members';
+  /** libtorch threads of this process, overriding `config.threads` (not part of the run's config). */
+  readonly threads?: number;
 }
 
 export interface TrainProgress {
@@ -91,10 +111,14 @@ export interface TrainResult {
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { config } = opts;
   const out = resolve(opts.out);
+  const group = opts.group !== undefined && opts.group.worldSize > 1 ? opts.group : undefined;
+  const lead = (group?.rank ?? 0) === 0;
   mkdirSync(out, { recursive: true });
-  const hash = openRunFile(out, opts);
+  // Rank 0 writes run.json and the manifest; the others read them once it has.
+  const hash = lead ? openRunFile(out, opts) : '';
 
-  setNumThreads(config.threads === 0 ? availableParallelism() : config.threads);
+  const threads = opts.threads ?? config.threads;
+  setNumThreads(threads === 0 ? availableParallelism() : threads);
   setDeterministic(config.deterministic);
   manualSeed(config.seed);
 
@@ -109,31 +133,114 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (samples.length === 0) throw new Error(`${opts.splits}: the training split has no slices`);
 
   const method = methodFromConfig(opts.method, config);
-  let store: SampleStore = existsSync(join(out, 'manifest.json'))
-    ? openSampleStore(out)
-    : createSampleStore(out, {
-        method: opts.method,
-        model: { ...method.model(0) },
-        preprocess: { ...pre },
-        training: { configHash: hash, ...config },
-        passesPerSample: method.passesPerSample,
-        data: {
-          dir: resolve(opts.data),
-          fingerprint: fp,
-          splitsFingerprint: createHash('sha256').update(readFileSync(opts.splits)).digest('hex'),
-          numTrainSlices: samples.length,
-        },
-      });
+  const newStore = (dir: string, configHash: string) =>
+    createSampleStore(dir, {
+      method: opts.method,
+      model: { ...method.model(0) },
+      preprocess: { ...pre },
+      training: { configHash, ...config },
+      passesPerSample: method.passesPerSample,
+      data: {
+        dir: resolve(opts.data),
+        fingerprint: fp,
+        splitsFingerprint: createHash('sha256').update(readFileSync(opts.splits)).digest('hex'),
+        numTrainSlices: samples.length,
+      },
+    });
+  const openStore = (dir: string, configHash: string) =>
+    existsSync(join(dir, 'manifest.json')) ? openSampleStore(dir) : newStore(dir, configHash);
+  if (lead) openStore(out, hash);
+  group?.barrier();
+  const run: Run = {
+    opts: { ...opts, out },
+    method,
+    samples,
+    hash: lead ? hash : openRunFile(out, opts),
+    log: lead ? trainLog(out) : () => undefined,
+    started: performance.now(),
+    group,
+    lead,
+  };
+  let store = openSampleStore(out);
   if (store.manifest.complete) return { store, interrupted: false, seconds: 0 };
+  if (group && opts.parallel === 'members') return trainMembersInParallel(run, group, (dir) => openStore(dir, run.hash));
+  if (!lead) return trainFollower(run);
 
-  const run: Run = { opts: { ...opts, out }, method, samples, hash, log: trainLog(out), started: performance.now() };
   for (let m = 0; m < method.members; m++) {
     const r = await trainMember(run, m, store);
     store = r.store;
     if (r.interrupted) return { store, interrupted: true, seconds: (performance.now() - run.started) / 1000 };
   }
   store = completeSampleStore(store);
+  group?.barrier();
   return { store, interrupted: false, seconds: (performance.now() - run.started) / 1000 };
+}
+
+/**
+ * Parallel members: rank r trains members r, r + W, … each on its own, as a one-member run in
+ * `members/member-M/` (its samples, checkpoints and log; written by that rank alone, so no two
+ * processes write one file). Once every rank is done, rank 0 assembles the store: every member's
+ * samples in member order, as one process writes them one after another (the same seeds, so in
+ * deterministic mode the same bits), their log lines into `train.jsonl`; then it removes
+ * `members/`. The ranks meet only at the end: a rank that dies is noticed there (the others' members
+ * are finished and kept, and `--resume` trains only what is missing, with any world size).
+ */
+async function trainMembersInParallel(
+  run: Run,
+  group: ProcessGroup,
+  memberStore: (dir: string) => SampleStore,
+): Promise<TrainResult> {
+  const { out } = run.opts;
+  const { members } = run.method;
+  if (members < group.worldSize) {
+    throw new Error(`parallel members: ${members} member(s) cannot keep ${group.worldSize} ranks busy; use fewer ranks or data-parallel training`);
+  }
+  const dirOf = (m: number) => join(out, 'members', `member-${m}`);
+  let interrupted = false;
+  for (let m = group.rank; m < members && !interrupted; m += group.worldSize) {
+    mkdirSync(dirOf(m), { recursive: true });
+    // Rank 0 alone reports progress (of its members).
+    const opts = { ...run.opts, out: dirOf(m), onProgress: run.lead ? run.opts.onProgress : undefined };
+    const one: Run = { ...run, opts, log: trainLog(dirOf(m)), group: undefined, lead: true };
+    interrupted = (await trainMember(one, m, memberStore(dirOf(m)))).interrupted;
+  }
+  interrupted = allreduceValues(group, Float64Array.from([interrupted ? 1 : 0]), 'sum')[0] > 0;
+  const seconds = () => (performance.now() - run.started) / 1000;
+  if (interrupted) return { store: openSampleStore(out), interrupted: true, seconds: seconds() };
+  if (run.lead) {
+    let store = openSampleStore(out);
+    for (let m = 0; m < members; m++) {
+      const part = openSampleStore(dirOf(m));
+      part.manifest.samples.forEach(({ file: _file, sha256: _sha, ...info }, i) => {
+        const weights = loadSample(part, i);
+        try {
+          store = addSample(store, weights, info);
+        } finally {
+          for (const t of Object.values(weights)) t.dispose();
+        }
+      });
+      const log = join(dirOf(m), 'train.jsonl');
+      if (existsSync(log)) appendFileSync(join(out, 'train.jsonl'), readFileSync(log));
+    }
+    completeSampleStore(store);
+    rmSync(join(out, 'members'), { recursive: true, force: true });
+  }
+  group.barrier();
+  return { store: openSampleStore(out), interrupted: false, seconds: seconds() };
+}
+
+/**
+ * A rank other than 0 of a data-parallel run: the same members and steps, writing nothing; returns
+ * the store as rank 0 leaves it (read after the last barrier).
+ */
+async function trainFollower(run: Run): Promise<TrainResult> {
+  const store = openSampleStore(run.opts.out);
+  for (let m = 0; m < run.method.members; m++) {
+    const r = await trainMember(run, m, store);
+    if (r.interrupted) return { store: openSampleStore(run.opts.out), interrupted: true, seconds: (performance.now() - run.started) / 1000 };
+  }
+  run.group?.barrier();
+  return { store: openSampleStore(run.opts.out), interrupted: false, seconds: (performance.now() - run.started) / 1000 };
 }
 
 /** What every member of a run shares. */
@@ -145,6 +252,10 @@ interface Run {
   readonly log: (line: TrainLogLine) => void;
   /** `performance.now()` when this call started training. */
   readonly started: number;
+  /** The data-parallel group (absent for one process). */
+  readonly group?: ProcessGroup;
+  /** Rank 0 (or the only process): writes the store, the checkpoints and the log. */
+  readonly lead: boolean;
 }
 
 /** Trains member `member` (skipped when its samples are all in the store), with roll-backs on divergence. */
@@ -175,7 +286,7 @@ async function runMember(
   lrScaleIn: number | undefined,
   first: boolean,
 ): Promise<boolean> {
-  const { opts, method, samples, hash } = run;
+  const { opts, method, samples, hash, group, lead } = run;
   const { config } = opts;
   const K = config.optim.steps;
   const ckptDir = join(opts.out, 'checkpoints', `member-${member}`);
@@ -215,9 +326,16 @@ async function runMember(
     } else {
       state = sampler.init(model.params.flat, { seed: config.seed + 7919 * (member + 1) });
     }
-    // Samples taken after the checkpoint are taken again.
-    held.store = filterSamples(held.store, (s) => s.member !== member || s.step < start);
-    if (first) truncateTrainLog(opts.out, member, start);
+    if (group) {
+      // The same seeds give every rank the same weights; the broadcast makes sure, the check proves it.
+      group.broadcast(model.params.flat, 0);
+      checkSameWeights(group, model, start);
+    }
+    if (lead) {
+      // Samples taken after the checkpoint are taken again.
+      held.store = filterSamples(held.store, (s) => s.member !== member || s.step < start);
+      if (first) truncateTrainLog(opts.out, member, start);
+    }
     const augment = config.data.augment === 0 ? null : augmentConfig({ strength: config.data.augment });
     loader = createLoader(samples, {
       nx: config.data.size,
@@ -227,10 +345,14 @@ async function runMember(
       augment,
       workers: config.data.workers,
       start: ckpt?.meta.loader,
+      ...(group && { shard: { rank: group.rank, worldSize: group.worldSize } }),
     });
-    const bnInputs = await batchNormInputs(samples, config);
+    const bnInputs = lead ? await batchNormInputs(samples, config) : [];
     let lastCheckpoint: number | null = ckpt ? ckpt.meta.step : null;
     const checkpoint = (stepsDone: number) => {
+      if (group) checkSameWeights(group, model, stepsDone);
+      lastCheckpoint = stepsDone;
+      if (!lead) return;
       const modelState = model.state();
       const sc = (sampler as SGHMC).checkpoint(state as SGHMCState);
       try {
@@ -248,7 +370,6 @@ async function runMember(
       } finally {
         for (const t of Object.values(modelState)) t.dispose();
       }
-      lastCheckpoint = stepsDone;
     };
 
     model.train();
@@ -257,6 +378,8 @@ async function runMember(
       // Let the event loop run (signals, I/O): an inline loader resolves in microtasks only.
       await new Promise((r) => setImmediate(r));
       const batch = await loader.next();
+      // Data-parallel, the ranks agree on stopping in the step's reduction.
+      let stop = opts.signal?.aborted === true;
       const r: StepResult<SGHMCState> = trainStep({
         model,
         sampler,
@@ -268,13 +391,21 @@ async function runMember(
         }),
         ceWeight: config.loss.ce,
         diceWeight: config.loss.dice,
+        ...(group && {
+          shardOf: shardCounts(batch),
+          reduce: (flatGrad, local) => {
+            const g = reduceStep(group, model, flatGrad, local, stop);
+            stop = g.stop;
+            return g.loss;
+          },
+        }),
       });
       state = r.state;
       if (r.notFinite) throw new DivergenceError(step, r.notFinite, lastCheckpoint, lrScale);
       const loss = r.loss;
 
       const info = sampler.stepInfo(step);
-      if (method.isSampleStep(step)) {
+      if (lead && method.isSampleStep(step)) {
         const weights = bnInputs.length > 0 ? recomputedState(model, bnInputs) : model.state();
         try {
           held.store = addSample(held.store, weights, {
@@ -290,7 +421,6 @@ async function runMember(
         }
       }
       const done = step + 1;
-      const stop = opts.signal?.aborted === true;
       const elapsed = (performance.now() - run.started) / 1000;
       const perStep = (performance.now() - memberStart) / 1000 / (done - start);
       const left = K - done + (method.members - member - 1) * K;
@@ -309,7 +439,7 @@ async function runMember(
       };
       run.log({ ...progress, epoch: batch.epoch });
       if (done % config.checkpointEvery === 0 || stop || done === K) checkpoint(done);
-      opts.onProgress?.(progress);
+      if (lead) opts.onProgress?.(progress);
       if (stop && done < K) return true;
     }
     return false;

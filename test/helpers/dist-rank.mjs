@@ -35,6 +35,8 @@ if (scenario === 'ops') {
   pg.allreduce(m, 'mean');
   const i = tensor(new BigInt64Array([BigInt(r), 7n]));
   pg.allreduce(i);
+  const mx = tensor(Float64Array.from([r, -r, 2.5]));
+  pg.allreduce(mx, 'max');
   const b0 = tensor(new Float32Array([r * 100 + 1, r * 100 + 2, r * 100 + 3]));
   pg.broadcast(b0, 0);
   const b1 = tensor(new Float32Array([r * 100 + 1, r * 100 + 2]));
@@ -56,6 +58,7 @@ if (scenario === 'ops') {
     sum: Array.from(a.toArray()),
     mean: Array.from(m.toArray()),
     intSum: Array.from(i.toArray(), Number),
+    max: Array.from(mx.toArray()),
     bcast0: Array.from(b0.toArray()),
     bcast1: Array.from(b1.toArray()),
     afterShutdown,
