@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ import { evaluateDirectory } from '../src/evaluate/index.js';
 import { NNUNET_EXTRAS_DIR, readPrediction, writePrediction, type VolumePrediction } from '../src/predict/index.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { train } from '../src/train/trainer.js';
+import { PYTHON, pytorch } from './helpers/optional.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hmcseg-nnunet-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -183,6 +185,7 @@ describe('predictions in the nnunet layout', () => {
       expect(back.probabilities).toBeDefined();
     }
     expect(readdirSync(out).filter((f) => f.endsWith('.nii.gz')).sort()).toEqual(CASES.map(([id]) => `${id}.nii.gz`).sort());
+    expect(readdirSync(out).filter((f) => f.endsWith('.npz')).sort()).toEqual(CASES.map(([id]) => `${id}.npz`).sort());
     expect(readdirSync(join(out, NNUNET_EXTRAS_DIR))).toContain('heart3_uncertainty.json');
     const ev = evaluateDirectory({ pred: out, gt: root });
     expect(ev.missing).toEqual([]);
@@ -192,6 +195,24 @@ describe('predictions in the nnunet layout', () => {
       for (const s of ['LV', 'MYO', 'RV'] as const) expect(c.structures[s].dice.value).toBe(1);
     }
   });
+});
+
+pytorch(['numpy']).it('CASE.npz loads in NumPy: key probabilities, float32 (value, z, y, x), arg-max = the labelsTr values', () => {
+  const out = join(tmp, 'pred-perfect');
+  const script = [
+    'import sys, numpy as np',
+    'p = np.load(sys.argv[1])',
+    'a = p["probabilities"]',
+    'print(list(p.keys()), a.dtype, a.shape, float(abs(a.sum(0) - 1).max()))',
+    'np.save(sys.argv[2], a.argmax(0).astype(np.uint8))',
+  ].join('\n');
+  const argmaxFile = join(tmp, 'argmax.npy');
+  const r = spawnSync(PYTHON, ['-c', script, join(out, 'heart3.npz'), argmaxFile], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(r.stdout.trim()).toBe("['probabilities'] float32 (4, 2, 32, 32) 0.0");
+  const r2 = spawnSync(PYTHON, ['-c', `import numpy as np; print(" ".join(map(str, np.load("${argmaxFile}").ravel())))`], { encoding: 'utf8' });
+  const expected = Array.from(readNiftiLabels(join(root, 'labelsTr', 'heart3.nii.gz')).data).join(' ');
+  expect(r2.stdout.trim()).toBe(expected);
 });
 
 describe('training on an nnU-Net data set and predict --layout nnunet', () => {
@@ -229,7 +250,7 @@ describe('training on an nnU-Net data set and predict --layout nnunet', () => {
   it('writes CASE.nii.gz per channel-0 image in dataset.json values, the rest in hmcseg/, and evaluation scores it', async () => {
     const out = join(tmp, 'pred-cli');
     await predictCli(['--input', join(root, 'imagesTr'), '--out', out, '--layout', 'nnunet', '--save-probs']);
-    expect(readdirSync(out).sort()).toEqual([...CASES.map(([id]) => `${id}.nii.gz`), NNUNET_EXTRAS_DIR].sort());
+    expect(readdirSync(out).sort()).toEqual([...CASES.flatMap(([id]) => [`${id}.nii.gz`, `${id}.npz`]), NNUNET_EXTRAS_DIR].sort());
     const extras = readdirSync(join(out, NNUNET_EXTRAS_DIR));
     for (const suffix of ['entropy.nii.gz', 'mi.nii.gz', 'uncertainty.json', 'prob_LV.nii.gz']) expect(extras).toContain(`heart3_${suffix}`);
     for (const [id] of CASES) {

@@ -13,7 +13,8 @@
  * `CASE_0001` is an error), and the output is what nnUNetv2_predict writes: `CASE.nii.gz` in the
  * label values of the data set's dataset.json (from --nnunet-dataset, default the nearest directory
  * holding a dataset.json from the input up: the input itself, its parent or its grandparent), and
- * the other files in `hmcseg/`.
+ * the other files in `hmcseg/`; with --save-probs also `CASE.npz` (key `probabilities`, as
+ * nnUNetv2_predict --save_probabilities writes it).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';

@@ -17,7 +17,10 @@
  * In the `nnunet` layout ({@link PredictionLayout}) the segmentation is `NAME.nii.gz` in the data
  * set's own label values (what `nnUNetv2_predict` writes and `nnUNetv2_evaluate_folder` reads: every
  * file ending in the file ending, in the folder itself), and the other files, under the names
- * above, go to the subfolder `hmcseg/`, which nnU-Net's evaluation does not read.
+ * above, go to the subfolder `hmcseg/`, which nnU-Net's evaluation does not read. With the
+ * probabilities, `NAME.npz` also holds them as `nnUNetv2_predict --save_probabilities` does: key
+ * `probabilities`, float32 (label value, z, y, x), channel v the probability of label value v (of
+ * 0 for the classes the data set does not label, as in the segmentation).
  */
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -25,6 +28,7 @@ import * as z from 'zod';
 import { applyLabelMap, CLASSES, NUM_CLASSES, type LabelMap } from '../data/labels.js';
 import { NIFTI_DATATYPES, readNiftiImage, readNiftiLabels, writeNifti } from '../data/nifti.js';
 import { projectToNnunetValues } from '../data/nnunet.js';
+import { writeNpz } from './npz.js';
 import type { Volume } from '../data/volume.js';
 import { readJsonFile, writeFileAtomic } from '../util/index.js';
 import type { VolumePrediction } from './predict.js';
@@ -105,8 +109,8 @@ export function writePrediction(
 ): void {
   const like = (data: Volume['data']): Volume => ({ dims: image.dims, spacing: image.spacing, affine: image.affine, header: image.header, data });
   const float = { datatype: NIFTI_DATATYPES.float32, sclSlope: 1, sclInter: 0 };
-  const segmentation =
-    layout.kind === 'nnunet' ? toLabelValues(p.segmentation, projectToNnunetValues(layout.labelMap, layout.labelMap.name)) : p.segmentation;
+  const values = layout.kind === 'nnunet' ? projectToNnunetValues(layout.labelMap, layout.labelMap.name) : undefined;
+  const segmentation = values === undefined ? p.segmentation : toLabelValues(p.segmentation, values);
   const extras = extrasDir(dir, layout);
   writeNifti(segmentationPath(dir, name, layout), like(segmentation), { datatype: NIFTI_DATATYPES.uint8, sclSlope: 1, sclInter: 0 });
   writeNifti(join(extras, `${name}_entropy.nii.gz`), like(p.entropy), float);
@@ -117,6 +121,15 @@ export function writePrediction(
     CLASSES.forEach((cls, c) => {
       writeNifti(join(extras, `${name}_prob_${cls}.nii.gz`), like(p.probabilities.subarray(c * n, (c + 1) * n)), storage);
     });
+    if (values !== undefined) {
+      const channels = Math.max(...values) + 1;
+      const byValue = new Float32Array(channels * n);
+      values.forEach((v, c) => {
+        for (let i = 0; i < n; i++) byValue[v * n + i] += p.probabilities[c * n + i];
+      });
+      const [nx, ny, nz] = image.dims;
+      writeNpz(join(dir, `${name}.npz`), { probabilities: { data: byValue, shape: [channels, nz, ny, nx] } });
+    }
   }
   const json = { case: name, input: source.input, method: source.method, samples: source.samples, passes: p.passes, slices: p.slices, volume: p.volume };
   writeFileAtomic(
