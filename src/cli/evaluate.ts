@@ -158,7 +158,7 @@ export function registerEvaluateCommand(program: Command): void {
     .command('evaluate')
     .description('score predictions (NAME_seg.nii.gz, uncertainty maps and scores) against a ground-truth data set')
     .requiredOption('--pred <dir>', 'prediction directory (hmcseg predict output)')
-    .requiredOption('--gt <dir>', 'ground-truth data set (ACDC or folder layout)')
+    .requiredOption('--gt <dir>', 'ground-truth data set (ACDC, folder or nnU-Net raw layout)')
     .option('--labels <map>', "ground-truth label map: 'acdc', 'emidec', 'project' or a JSON file (default per layout)")
     .option('--failure-threshold <dice>', 'a slice or case fails when its mean Dice is below this', parseThreshold, 0.8)
     .requiredOption('--out <file.json>', 'results file; FILE.cases.csv and FILE.slices.csv are written beside it')

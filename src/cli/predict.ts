@@ -2,25 +2,40 @@
  * `hmcseg predict`: segmentation and uncertainty maps for NIfTI volumes, from a sample store.
  *
  *   hmcseg predict --model STORE --input FILE_OR_DIR --out DIR [--samples K] [--passes N] [--save-probs] [--probs-dtype float32|uint8]
+ *                  [--layout hmcseg|nnunet [--nnunet-dataset DIR]]
  *
  * For each input NAME.nii(.gz), on the input's own grid and affine: NAME_seg.nii.gz (project classes
  * 0 bg, 1 LV, 2 MYO, 3 RV), NAME_entropy.nii.gz, NAME_mi.nii.gz, NAME_uncertainty.json (slice- and
  * volume-level scores) and, with --save-probs, NAME_prob_<class>.nii.gz (the format and its
  * reader: src/predict/files.ts).
+ *
+ * With --layout nnunet the inputs are nnU-Net images `CASE_0000.nii(.gz)` (one channel; a
+ * `CASE_0001` is an error), and the output is what nnUNetv2_predict writes: `CASE.nii.gz` in the
+ * label values of the data set's dataset.json (from --nnunet-dataset, default the nearest directory
+ * holding a dataset.json from the input up: the input itself, its parent or its grandparent), and
+ * the other files in `hmcseg/`; with --save-probs also `CASE.npz` (key `probabilities`, as
+ * nnUNetv2_predict --save_probabilities writes it).
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import { nnunetCaseName, nnunetLabelMap, projectToNnunetValues, readNnunetDatasetJson } from '../data/nnunet.js';
 import { readNiftiImage } from '../data/nifti.js';
-import { isPredictionFile, niftiStem, Predictor, writePrediction, type ProbabilityStorage } from '../predict/index.js';
+import { isPredictionFile, niftiStem, Predictor, writePrediction, type PredictionLayout, type ProbabilityStorage } from '../predict/index.js';
 import { integerIn } from './args.js';
 import { formatSeconds, progressBar } from './progress.js';
 
 const NIFTI = /\.nii(\.gz)?$/;
 const NOT_INPUT = /_(gt|4d)\.nii(\.gz)?$/;
 
-/** The NIfTI images under `input` (a file, or a directory searched recursively), skipping labels and our outputs. */
-export function findInputs(input: string): string[] {
+/**
+ * The NIfTI images under `input` (a file, or a directory searched recursively), skipping labels
+ * and our outputs; in the nnunet layout only channel-0 images `CASE_0000`.
+ *
+ * @throws {Error} naming the path: nothing found, not NIfTI, (nnunet) an image of another channel.
+ */
+export function findInputs(input: string, layout: PredictionLayout['kind'] = 'hmcseg'): string[] {
+  if (layout === 'nnunet') return findNnunetInputs(input);
   const st = statSync(input, { throwIfNoEntry: false });
   if (!st) throw new Error(`${input}: no such file or directory`);
   if (st.isFile()) {
@@ -40,6 +55,31 @@ export function findInputs(input: string): string[] {
   return out;
 }
 
+const NNUNET_CHANNEL = /_(\d{4})\.nii(\.gz)?$/;
+
+function findNnunetInputs(input: string): string[] {
+  const all = findInputs(input).filter((f) => NNUNET_CHANNEL.test(f));
+  const other = all.find((f) => nnunetCaseName(basename(f)) === undefined);
+  if (other !== undefined) throw new Error(`${other}: an image of channel ${Number(NNUNET_CHANNEL.exec(other)?.[1])}; hmcseg segments one channel (_0000)`);
+  if (all.length === 0) throw new Error(`${input}: no nnU-Net images CASE_0000.nii(.gz) found`);
+  return all;
+}
+
+/** The case name an input is written under. */
+function caseName(file: string, layout: PredictionLayout['kind']): string {
+  return layout === 'nnunet' ? (nnunetCaseName(basename(file)) as string) : niftiStem(file);
+}
+
+/** The nnU-Net data set directory whose dataset.json gives the output label values. */
+function findNnunetDataset(input: string, given: string | undefined): string {
+  if (given !== undefined) return given;
+  const start = resolve(input);
+  for (let dir = start, up = 0; up < 3; dir = dirname(dir), up++) {
+    if (existsSync(join(dir, 'dataset.json'))) return dir;
+  }
+  throw new Error(`${input}: no dataset.json in it or the two directories above; --layout nnunet needs one for the label values: pass --nnunet-dataset DIR`);
+}
+
 interface PredictCliOptions {
   readonly model: string;
   readonly input: string;
@@ -48,6 +88,8 @@ interface PredictCliOptions {
   readonly passes?: number;
   readonly saveProbs?: boolean;
   readonly probsDtype: ProbabilityStorage;
+  readonly layout: PredictionLayout['kind'];
+  readonly nnunetDataset?: string;
 }
 
 export function registerPredictCommand(program: Command): void {
@@ -61,15 +103,29 @@ export function registerPredictCommand(program: Command): void {
     .option('--passes <n>', 'dropout passes per sample (default: the store’s)', integerIn(1, 10000, 'must be a positive integer'))
     .option('--save-probs', 'also write the mean class probabilities')
     .addOption(new Option('--probs-dtype <type>', 'storage of the probabilities').choices(['float32', 'uint8']).default('float32'))
+    .addOption(
+      new Option('--layout <layout>', 'output layout: hmcseg (NAME_seg.nii.gz, …) or nnunet (CASE.nii.gz in dataset.json label values, the rest in hmcseg/)')
+        .choices(['hmcseg', 'nnunet'])
+        .default('hmcseg'),
+    )
+    .option('--nnunet-dataset <dir>', 'with --layout nnunet: the nnU-Net raw data set whose dataset.json gives the label values (default: found from --input up)')
     .action((o: PredictCliOptions) => {
-      const inputs = findInputs(o.input);
+      if (o.nnunetDataset !== undefined && o.layout !== 'nnunet') throw new Error('--nnunet-dataset needs --layout nnunet');
+      const inputs = findInputs(o.input, o.layout);
+      let layout: PredictionLayout = { kind: 'hmcseg' };
+      if (o.layout === 'nnunet') {
+        const dir = findNnunetDataset(o.input, o.nnunetDataset);
+        const labelMap = nnunetLabelMap(readNnunetDatasetJson(dir), dir);
+        projectToNnunetValues(labelMap, join(dir, 'dataset.json')); // fails before any prediction when the values cannot be written
+        layout = { kind: 'nnunet', labelMap };
+      }
       const predictor = new Predictor(o.model, { samples: o.samples, passes: o.passes });
       const bar = progressBar('predict');
       const started = performance.now();
       try {
         inputs.forEach((file, i) => {
           const image = readNiftiImage(file);
-          const name = niftiStem(file);
+          const name = caseName(file, o.layout);
           writePrediction(
             o.out,
             name,
@@ -77,6 +133,7 @@ export function registerPredictCommand(program: Command): void {
             predictor.predict(image, file),
             { input: file, method: predictor.store.manifest.method, samples: predictor.sampleCount },
             o.saveProbs ? o.probsDtype : undefined,
+            layout,
           );
           const elapsed = (performance.now() - started) / 1000;
           bar.update(i + 1, inputs.length, `${name} ETA ${formatSeconds((elapsed / (i + 1)) * (inputs.length - i - 1))}`);

@@ -38,7 +38,7 @@ export function registerTrainCommands(program: Command): void {
   program
     .command('splits')
     .description('split a data set by patient (stratified by group, seeded) into train/val/test, as JSON')
-    .requiredOption('--data <dir>', 'data set directory (ACDC or folder layout)')
+    .requiredOption('--data <dir>', 'data set directory (ACDC, folder or nnU-Net raw layout)')
     .requiredOption('--out <file>', 'splits file to write')
     .option('--seed <s>', 'random seed', integerIn(0, 2 ** 32 - 1, 'must be an integer in 0..4294967295'), 0)
     .option('--labels <map>', "label map: 'acdc', 'emidec', 'project' or a JSON file")

@@ -3,16 +3,20 @@ import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, 
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { applyLabelMap, loadLabelMap, type LabelMap } from './labels.js';
 import { readNiftiImage, readNiftiLabels } from './nifti.js';
+import { isNnunetDataset, nnunetCases, nnunetLabelMap, readNnunetDatasetJson } from './nnunet.js';
 import type { Volume } from './volume.js';
 
 /**
- * Case discovery for the two on-disk layouts the project reads.
+ * Case discovery for the three on-disk layouts the project reads.
  *
  * - `acdc`: the official ACDC release, `patientNNN/patientNNN_frameFF.nii.gz` (+ `_gt`) and
  *   `patientNNN/Info.cfg` with `ED:`, `ES:` and `Group:`; one case per (patient, ED|ES).
  * - `folder`: `CASE/CASE.nii.gz` with an optional `CASE/CASE_gt.nii.gz` (EMIDEC, our own outputs).
+ * - `nnunet`: an nnU-Net v2 raw data set, `dataset.json`, `imagesTr/CASE_0000.nii.gz` and
+ *   `labelsTr/CASE.nii.gz`; the label map comes from `dataset.json`'s label names (see
+ *   src/data/nnunet.ts, which also says how cases are grouped into patients).
  */
-export type DatasetLayout = 'acdc' | 'folder';
+export type DatasetLayout = 'acdc' | 'folder' | 'nnunet';
 
 export type CardiacPhase = 'ED' | 'ES';
 
@@ -54,12 +58,15 @@ export interface Case {
 }
 
 export interface OpenDatasetOptions {
-  /** Default `auto`: `acdc` when a subdirectory holds an Info.cfg, else `folder`. */
+  /**
+   * Default `auto`: `acdc` when a subdirectory holds an Info.cfg, `nnunet` when the directory
+   * holds a `dataset.json` beside `imagesTr/`, else `folder`.
+   */
   readonly layout?: DatasetLayout | 'auto';
   /**
-   * Label map, or a name/path for {@link loadLabelMap}. Default: ACDC's for the acdc layout;
-   * for the folder layout `labels.json` in the data set's directory, which must exist when
-   * any case has labels.
+   * Label map, or a name/path for {@link loadLabelMap}. Default (also when `'auto'`): ACDC's for
+   * the acdc layout; for the folder layout `labels.json` in the data set's directory, which must
+   * exist when any case has labels; for the nnunet layout the label names of `dataset.json`.
    */
   readonly labels?: LabelMap | string;
   /** A case without a `_gt` file is an error. Default false. */
@@ -147,8 +154,9 @@ function folderCases(dir: string, requireLabels: boolean): CaseRef[] {
 
 function resolveLabelMap(dir: string, layout: DatasetLayout, labels: LabelMap | string | undefined, cases: CaseRef[]): LabelMap {
   if (typeof labels === 'object') return labels;
-  if (typeof labels === 'string') return loadLabelMap(labels);
+  if (typeof labels === 'string' && labels !== 'auto') return loadLabelMap(labels);
   if (layout === 'acdc') return loadLabelMap('acdc');
+  if (layout === 'nnunet') return nnunetLabelMap(readNnunetDatasetJson(dir), basename(dir));
   const file = join(dir, 'labels.json');
   if (existsSync(file)) return loadLabelMap(file);
   if (cases.some((c) => c.labels)) {
@@ -177,10 +185,17 @@ export function openDataset(dir: string, options: OpenDatasetOptions = {}): Data
     options.layout === undefined || options.layout === 'auto'
       ? entries.some((e) => existsSync(join(root, e, 'Info.cfg')))
         ? 'acdc'
-        : 'folder'
+        : isNnunetDataset(root)
+          ? 'nnunet'
+          : 'folder'
       : options.layout;
   const requireLabels = options.requireLabels ?? false;
-  const cases = layout === 'acdc' ? acdcCases(root, requireLabels) : folderCases(root, requireLabels);
+  const cases =
+    layout === 'acdc'
+      ? acdcCases(root, requireLabels)
+      : layout === 'nnunet'
+        ? nnunetCases(root, readNnunetDatasetJson(root), requireLabels)
+        : folderCases(root, requireLabels);
   if (cases.length === 0) throw new Error(`${root}: no cases found (${layout} layout)`);
   cases.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { name: basename(root), dir: root, layout, labelMap: resolveLabelMap(root, layout, options.labels, cases), cases };
@@ -207,9 +222,9 @@ export function loadCase(dataset: Dataset, ref: CaseRef): Case {
 
 const FINGERPRINT_PREFIX_BYTES = 64 * 1024;
 
-/** Files whose content defines the data set: images, labels and (ACDC) Info.cfg. */
+/** Files whose content defines the data set: images, labels, (ACDC) Info.cfg and (nnU-Net) dataset.json. */
 function datasetFiles(dataset: Dataset): string[] {
-  const files = new Set<string>();
+  const files = new Set<string>(dataset.layout === 'nnunet' ? [join(dataset.dir, 'dataset.json')] : []);
   for (const c of dataset.cases) {
     files.add(c.image);
     if (c.labels) files.add(c.labels);

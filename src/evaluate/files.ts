@@ -6,18 +6,23 @@
  * directory holds the files of `src/predict/files.ts` ({@link readPrediction}): `NAME_seg.nii.gz`
  * (required) and optionally the uncertainty maps, the probabilities and the scores, every file on
  * the ground truth's grid.
+ *
+ * An nnU-Net raw data set as ground truth (`labelsTr/CASE.nii.gz`, see src/data/nnunet.ts) is
+ * scored against either layout of src/predict/files.ts: nnU-Net's (`CASE.nii.gz` in the data set's
+ * label values, the other files in `hmcseg/`), used when some case has a `CASE.nii.gz` in the
+ * prediction directory, else hmcseg's (`CASE_0000_seg.nii.gz`, … as `hmcseg predict` names them).
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadCase, openDataset, spacingIsKnown, type CaseRef, type Dataset, type LabelMap, type Volume } from '../data/index.js';
-import { hasPrediction, niftiStem, readPrediction, segmentationPath } from '../predict/index.js';
+import { hasPrediction, niftiStem, readPrediction, segmentationPath, type PredictionLayout } from '../predict/index.js';
 import { evaluateCase, type CaseEvaluation } from './case.js';
 import { summarize, type EvaluationSummary } from './summary.js';
 
 export interface EvaluateDirectoryOptions {
   /** Prediction directory. */
   readonly pred: string;
-  /** Ground-truth data set directory (ACDC or folder layout, see {@link openDataset}). */
+  /** Ground-truth data set directory (ACDC, folder or nnU-Net layout, see {@link openDataset}). */
   readonly gt: string;
   /** Label map of the ground truth; default as {@link openDataset} (ACDC's, or the folder's labels.json). */
   readonly labels?: LabelMap | string;
@@ -46,10 +51,22 @@ export interface DirectoryEvaluation {
   readonly missing: MissingPrediction[];
 }
 
-function evaluateOne(dataset: Dataset, ref: CaseRef, opts: EvaluateDirectoryOptions, dir: string): CaseEvaluation {
+/** The prediction name of a case: its image's stem, or its nnU-Net case id in the nnunet layout. */
+function predictionName(ref: CaseRef, layout: PredictionLayout): string {
+  return layout.kind === 'nnunet' ? ref.id : niftiStem(ref.image);
+}
+
+/** nnU-Net's prediction layout when the ground truth is an nnU-Net data set and some `CASE.nii.gz` is in `dir`. */
+function predictionLayout(dataset: Dataset, dir: string): PredictionLayout {
+  if (dataset.layout !== 'nnunet') return { kind: 'hmcseg' };
+  const nnunet: PredictionLayout = { kind: 'nnunet', labelMap: dataset.labelMap };
+  return dataset.cases.some((c) => hasPrediction(dir, c.id, nnunet)) ? nnunet : { kind: 'hmcseg' };
+}
+
+function evaluateOne(dataset: Dataset, ref: CaseRef, opts: EvaluateDirectoryOptions, dir: string, layout: PredictionLayout): CaseEvaluation {
   const gtCase = loadCase(dataset, ref);
   const gt = gtCase.labels as Volume<Uint8Array>;
-  const p = readPrediction(dir, niftiStem(ref.image), gt, ref.labels as string);
+  const p = readPrediction(dir, predictionName(ref, layout), gt, ref.labels as string, layout);
   return evaluateCase({
     id: ref.id,
     patient: ref.patient,
@@ -87,16 +104,17 @@ export function evaluateDirectory(opts: EvaluateDirectoryOptions): DirectoryEval
   const dir = resolve(opts.pred);
   if (!existsSync(dir)) throw new Error(`${dir}: prediction directory does not exist`);
   const dataset = openDataset(opts.gt, { requireLabels: true, ...(opts.labels === undefined ? {} : { labels: opts.labels }) });
+  const layout = predictionLayout(dataset, dir);
   const cases: CaseEvaluation[] = [];
   const missing: MissingPrediction[] = [];
   for (const ref of dataset.cases) {
-    const name = niftiStem(ref.image);
-    if (hasPrediction(dir, name)) cases.push(evaluateOne(dataset, ref, opts, dir));
-    else missing.push({ id: ref.id, expected: segmentationPath(dir, name) });
+    const name = predictionName(ref, layout);
+    if (hasPrediction(dir, name, layout)) cases.push(evaluateOne(dataset, ref, opts, dir, layout));
+    else missing.push({ id: ref.id, expected: segmentationPath(dir, name, layout) });
   }
   if (cases.length === 0) {
     throw new Error(
-      `${dir}: no prediction matches a case of ${dataset.dir} (looked for NAME_seg.nii.gz per image, e.g. ${missing[0].expected})`,
+      `${dir}: no prediction matches a case of ${dataset.dir} (looked for NAME_seg.nii.gz per image${dataset.layout === 'nnunet' ? ', or CASE.nii.gz for an nnU-Net data set' : ''}, e.g. ${missing[0].expected})`,
     );
   }
   const summary = summarize(cases, opts.failureThreshold === undefined ? {} : { failureThreshold: opts.failureThreshold });

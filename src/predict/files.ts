@@ -13,18 +13,50 @@
  *   and volume-level scores (the `score` field is the warning score; a non-finite number is null).
  *
  * The reader also accepts `.nii` for every NIfTI file.
+ *
+ * In the `nnunet` layout ({@link PredictionLayout}) the segmentation is `NAME.nii.gz` in the data
+ * set's own label values (what `nnUNetv2_predict` writes and `nnUNetv2_evaluate_folder` reads: every
+ * file ending in the file ending, in the folder itself), and the other files, under the names
+ * above, go to the subfolder `hmcseg/`, which nnU-Net's evaluation does not read. With the
+ * probabilities, `NAME.npz` also holds them as `nnUNetv2_predict --save_probabilities` does: key
+ * `probabilities`, float32 (label value, z, y, x), channel v the probability of label value v (of
+ * 0 for the classes the data set does not label, as in the segmentation).
  */
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as z from 'zod';
-import { CLASSES, NUM_CLASSES } from '../data/labels.js';
+import { applyLabelMap, CLASSES, NUM_CLASSES, type LabelMap } from '../data/labels.js';
 import { NIFTI_DATATYPES, readNiftiImage, readNiftiLabels, writeNifti } from '../data/nifti.js';
+import { projectToNnunetValues } from '../data/nnunet.js';
+import { writeNpz } from './npz.js';
 import type { Volume } from '../data/volume.js';
 import { readJsonFile, writeFileAtomic } from '../util/index.js';
 import type { VolumePrediction } from './predict.js';
 
 /** Storage of the probability files. */
 export type ProbabilityStorage = 'float32' | 'uint8';
+
+/**
+ * How a prediction directory is laid out: `hmcseg` (every file in the directory, segmentation in
+ * project classes) or `nnunet` (the segmentation `NAME.nii.gz` in the values of `labelMap`, an
+ * nnU-Net data set's, the other files in `hmcseg/`; see the module comment).
+ */
+export type PredictionLayout = { readonly kind: 'hmcseg' } | { readonly kind: 'nnunet'; readonly labelMap: LabelMap };
+
+const HMCSEG_LAYOUT: PredictionLayout = { kind: 'hmcseg' };
+
+/** The subfolder of an nnunet-layout prediction directory that holds all but the segmentation. */
+export const NNUNET_EXTRAS_DIR = 'hmcseg';
+
+/** The directory of the files other than the segmentation. */
+function extrasDir(dir: string, layout: PredictionLayout): string {
+  return layout.kind === 'nnunet' ? join(dir, NNUNET_EXTRAS_DIR) : dir;
+}
+
+/** The segmentation file's name without extension. */
+function segmentationStem(name: string, layout: PredictionLayout): string {
+  return layout.kind === 'nnunet' ? name : `${name}_seg`;
+}
 
 /** The case name of a NIfTI file: its base name without `.nii.gz` or `.nii`. */
 export function niftiStem(path: string): string {
@@ -39,13 +71,13 @@ export function isPredictionFile(fileName: string): boolean {
 }
 
 /** The path of the segmentation file written for case `name` in `dir`. */
-export function segmentationPath(dir: string, name: string): string {
-  return join(dir, `${name}_seg.nii.gz`);
+export function segmentationPath(dir: string, name: string, layout: PredictionLayout = HMCSEG_LAYOUT): string {
+  return join(dir, `${segmentationStem(name, layout)}.nii.gz`);
 }
 
-/** Whether `dir` holds a segmentation file of case `name` (`NAME_seg.nii.gz` or `.nii`). */
-export function hasPrediction(dir: string, name: string): boolean {
-  return findNifti(dir, `${name}_seg`) !== undefined;
+/** Whether `dir` holds a segmentation file of case `name` (`NAME_seg.nii.gz`, nnunet: `NAME.nii.gz`, or `.nii`). */
+export function hasPrediction(dir: string, name: string, layout: PredictionLayout = HMCSEG_LAYOUT): boolean {
+  return findNifti(dir, segmentationStem(name, layout)) !== undefined;
 }
 
 /** Where the prediction came from, for `NAME_uncertainty.json`. */
@@ -62,6 +94,9 @@ export interface PredictionSource {
  * grid, affine and header.
  *
  * @param probabilities whether and how to write the probability files (default: not)
+ * @param layout default `hmcseg`
+ * @throws {Error} in the nnunet layout, when a class has two label values in `layout.labelMap`
+ *   (see {@link projectToNnunetValues}); nothing is written then.
  */
 export function writePrediction(
   dir: string,
@@ -70,24 +105,44 @@ export function writePrediction(
   p: VolumePrediction,
   source: PredictionSource,
   probabilities?: ProbabilityStorage,
+  layout: PredictionLayout = HMCSEG_LAYOUT,
 ): void {
   const like = (data: Volume['data']): Volume => ({ dims: image.dims, spacing: image.spacing, affine: image.affine, header: image.header, data });
   const float = { datatype: NIFTI_DATATYPES.float32, sclSlope: 1, sclInter: 0 };
-  writeNifti(segmentationPath(dir, name), like(p.segmentation), { datatype: NIFTI_DATATYPES.uint8, sclSlope: 1, sclInter: 0 });
-  writeNifti(join(dir, `${name}_entropy.nii.gz`), like(p.entropy), float);
-  writeNifti(join(dir, `${name}_mi.nii.gz`), like(p.mutualInformation), float);
+  const values = layout.kind === 'nnunet' ? projectToNnunetValues(layout.labelMap, layout.labelMap.name) : undefined;
+  const segmentation = values === undefined ? p.segmentation : toLabelValues(p.segmentation, values);
+  const extras = extrasDir(dir, layout);
+  writeNifti(segmentationPath(dir, name, layout), like(segmentation), { datatype: NIFTI_DATATYPES.uint8, sclSlope: 1, sclInter: 0 });
+  writeNifti(join(extras, `${name}_entropy.nii.gz`), like(p.entropy), float);
+  writeNifti(join(extras, `${name}_mi.nii.gz`), like(p.mutualInformation), float);
   if (probabilities !== undefined) {
     const n = p.segmentation.length;
     const storage = probabilities === 'float32' ? float : { datatype: NIFTI_DATATYPES.uint8, sclSlope: 1 / 255, sclInter: 0 };
     CLASSES.forEach((cls, c) => {
-      writeNifti(join(dir, `${name}_prob_${cls}.nii.gz`), like(p.probabilities.subarray(c * n, (c + 1) * n)), storage);
+      writeNifti(join(extras, `${name}_prob_${cls}.nii.gz`), like(p.probabilities.subarray(c * n, (c + 1) * n)), storage);
     });
+    if (values !== undefined) {
+      const channels = Math.max(...values) + 1;
+      const byValue = new Float32Array(channels * n);
+      values.forEach((v, c) => {
+        for (let i = 0; i < n; i++) byValue[v * n + i] += p.probabilities[c * n + i];
+      });
+      const [nx, ny, nz] = image.dims;
+      writeNpz(join(dir, `${name}.npz`), { probabilities: { data: byValue, shape: [channels, nz, ny, nx] } });
+    }
   }
   const json = { case: name, input: source.input, method: source.method, samples: source.samples, passes: p.passes, slices: p.slices, volume: p.volume };
   writeFileAtomic(
-    join(dir, `${name}_uncertainty.json`),
+    join(extras, `${name}_uncertainty.json`),
     JSON.stringify(json, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2),
   );
+}
+
+/** Project classes → label values (`values[class]`). */
+function toLabelValues(segmentation: Uint8Array, values: readonly number[]): Uint8Array {
+  const out = new Uint8Array(segmentation.length);
+  for (let i = 0; i < segmentation.length; i++) out[i] = values[segmentation[i]];
+  return out;
 }
 
 /** What {@link readPrediction} found; every array is on the reference grid. */
@@ -169,31 +224,34 @@ function readProbabilities(dir: string, name: string, ref: Volume, refFile: stri
 
 /**
  * Reads the prediction files of case `name` from `dir`, checking each against the grid of `ref`
- * (read from `refFile`, which errors name).
+ * (read from `refFile`, which errors name). In the nnunet layout the segmentation's values are
+ * mapped to project classes by `layout.labelMap`.
  *
- * @throws {Error} naming the file: no `NAME_seg` file (see {@link hasPrediction}), off the
- *   reference grid (both files, shapes and affines), a label outside 0..3, an incomplete set of
- *   probability maps, an invalid uncertainty JSON
+ * @throws {Error} naming the file: no segmentation file (see {@link hasPrediction}), off the
+ *   reference grid (both files, shapes and affines), a label outside 0..3 (nnunet: outside the
+ *   label map), an incomplete set of probability maps, an invalid uncertainty JSON
  */
-export function readPrediction(dir: string, name: string, ref: Volume, refFile: string): PredictionFiles {
-  const segmentationFile = findNifti(dir, `${name}_seg`);
-  if (segmentationFile === undefined) throw new Error(`${segmentationPath(dir, name)}: no such segmentation file (nor .nii)`);
+export function readPrediction(dir: string, name: string, ref: Volume, refFile: string, layout: PredictionLayout = HMCSEG_LAYOUT): PredictionFiles {
+  const segmentationFile = findNifti(dir, segmentationStem(name, layout));
+  if (segmentationFile === undefined) throw new Error(`${segmentationPath(dir, name, layout)}: no such segmentation file (nor .nii)`);
   const seg = readNiftiLabels(segmentationFile);
   checkGrid(seg, segmentationFile, ref, refFile);
-  const bad = seg.data.findIndex((v) => v >= NUM_CLASSES);
+  const segmentation = layout.kind === 'nnunet' ? applyLabelMap(seg.data, layout.labelMap, segmentationFile) : seg.data;
+  const bad = segmentation.findIndex((v) => v >= NUM_CLASSES);
   if (bad >= 0) {
     throw new RangeError(
       `${segmentationFile}: label ${seg.data[bad]} at voxel ${bad} is not a project class (${CLASSES.map((c, i) => `${i} ${c}`).join(', ')})`,
     );
   }
-  const uncertaintyFile = join(dir, `${name}_uncertainty.json`);
+  const extras = extrasDir(dir, layout);
+  const uncertaintyFile = join(extras, `${name}_uncertainty.json`);
   const scores = existsSync(uncertaintyFile) ? readUncertaintyJson(uncertaintyFile, name, ref.dims[2]) : undefined;
-  const probabilities = readProbabilities(dir, name, ref, refFile);
-  const entropy = readMap(dir, `${name}_entropy`, ref, refFile);
-  const mutualInformation = readMap(dir, `${name}_mi`, ref, refFile);
+  const probabilities = readProbabilities(extras, name, ref, refFile);
+  const entropy = readMap(extras, `${name}_entropy`, ref, refFile);
+  const mutualInformation = readMap(extras, `${name}_mi`, ref, refFile);
   return {
     segmentationFile,
-    segmentation: seg.data,
+    segmentation,
     ...(probabilities === undefined ? {} : { probabilities }),
     ...(entropy === undefined ? {} : { entropy }),
     ...(mutualInformation === undefined ? {} : { mutualInformation }),

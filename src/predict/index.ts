@@ -11,7 +11,9 @@ export {
   readPrediction,
   segmentationPath,
   writePrediction,
+  NNUNET_EXTRAS_DIR,
   type PredictionFiles,
+  type PredictionLayout,
   type PredictionSource,
   type ProbabilityStorage,
 } from './files.js';

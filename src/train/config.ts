@@ -28,8 +28,8 @@ export const TrainConfigSchema = z
     threads: z.number().int().nonnegative().default(0),
     data: z
       .object({
-        /** Label map of the training data: 'acdc' | 'emidec' | 'project' | a JSON file. */
-        labels: z.string().default('acdc'),
+        /** Label map of the training data: 'auto' (the layout's default: ACDC's, the folder's labels.json, nnU-Net's dataset.json) | 'acdc' | 'emidec' | 'project' | a JSON file. */
+        labels: z.string().default('auto'),
         /** Network input size (square), after crop/pad. */
         size: positiveInt.default(128),
         /** In-plane spacing to resample to (mm), or null to keep the grid (the shared data has pixdim 1). */
