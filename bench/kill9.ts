@@ -30,7 +30,7 @@ import { loadSample, openSampleStore, type Method } from '../src/bayes/index.js'
 import { makeSplits, openDataset, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { methodFromConfig, parseTrainConfig, type TrainConfigInput } from '../src/train/index.js';
 import { Rng, writeFileAtomic } from '../src/util/index.js';
-import { machine, repoRoot } from './util.js';
+import { intArg, machine, repoRoot } from './util.js';
 
 /** The fields changed from the training defaults, in every run. */
 export const KILL_SHRINK = {
@@ -214,17 +214,11 @@ export async function killTrial(run: KillRun, data: string, splits: string, out:
   }
 }
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? fallback : process.argv[i + 1];
-}
-
 async function main(): Promise<void> {
-  const count = Number(arg('count', '20'));
-  const seed = Number(arg('seed', '1'));
-  if (!Number.isInteger(count) || count < 1) throw new RangeError('bench/kill9: --count must be a positive integer');
-  if (!Number.isInteger(seed) || seed < 0) throw new RangeError('bench/kill9: --seed must be a non-negative integer');
-  const names = arg('runs', KILL_RUNS.map((r) => r.name).join(',')).split(',');
+  const count = intArg('kill9', 'count', 20);
+  const seed = intArg('kill9', 'seed', 1, 0);
+  const r = process.argv.indexOf('--runs');
+  const names = r < 0 ? KILL_RUNS.map((x) => x.name) : (process.argv[r + 1] ?? '').split(',');
   const runs = names.map((n) => {
     const r = KILL_RUNS.find((x) => x.name === n);
     if (!r) throw new RangeError(`bench/kill9: --runs: no run '${n}' (runs: ${KILL_RUNS.map((x) => x.name).join(', ')})`);

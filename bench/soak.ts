@@ -21,18 +21,10 @@ import { liveTensors } from '../src/engine/index.js';
 import { parseTrainConfig, train } from '../src/train/index.js';
 import { writeFileAtomic } from '../src/util/index.js';
 import { prepareKillData } from './kill9.js';
-import { machine, repoRoot } from './util.js';
+import { intArg, machine, repoRoot } from './util.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v <= 0) throw new RangeError(`bench/soak: --${name} must be a positive integer`);
-  return v;
-}
-
-const STEPS = arg('steps', 10_000);
-const EVERY = arg('every', 100);
+const STEPS = intArg('soak', 'steps', 10_000);
+const EVERY = intArg('soak', 'every', 100);
 
 /** Least-squares slope of y over x. */
 function slope(x: readonly number[], y: readonly number[]): number {
