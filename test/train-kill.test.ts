@@ -128,6 +128,7 @@ describe('train killed at seeded points (defaults, workers on)', () => {
       expect(t.samplesAfterKill).toBeGreaterThanOrEqual(0);
       expect(t.identical).toBe(true);
       expect(t.logOnce).toBe(true);
+      expect(t.tempFilesAfterResume).toBe(0);
     },
     240_000,
   );

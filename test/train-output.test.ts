@@ -5,13 +5,14 @@
 // tmpfs mounted for the test: as root (chmod does not stop root) and where mount is allowed;
 // elsewhere the tests skip with the reason printed.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkStore, logHoldsEachStepOnce, prepareKillData, sampleBytes } from '../bench/kill9.js';
 import { openSampleStore } from '../src/bayes/index.js';
 import { parseTrainConfig, train } from '../src/train/index.js';
+import { removeStaleTemps } from '../src/util/atomic.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hmcseg-output-'));
 const mnt = join(root, 'mnt');
@@ -134,5 +135,22 @@ describe.skipIf(skipReason !== null)('train: full or read-only output directory'
     const out = join(root, 'not-a-dir');
     writeFileSync(out, 'x');
     await expect(run(join(out, 'store'))).rejects.toThrow(out);
+  });
+});
+
+describe('removeStaleTemps', () => {
+  it("removes the temporary files of dead processes' atomic writes, keeps live ones and other files", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hmcseg-temps-'));
+    try {
+      mkdirSync(join(dir, 'checkpoints', 'member-0'), { recursive: true });
+      const dead = [join(dir, '.manifest.json.999999999.1764590000000.tmp'), join(dir, 'checkpoints', 'member-0', '.checkpoint.json.999999998.1.tmp')];
+      const kept = [join(dir, `.manifest.json.${process.pid}.1.tmp`), join(dir, 'manifest.json'), join(dir, 'notes.tmp')];
+      for (const f of [...dead, ...kept]) writeFileSync(f, 'x');
+      expect(removeStaleTemps(dir)).toBe(2);
+      expect(dead.filter(existsSync)).toEqual([]);
+      expect(kept.filter(existsSync)).toEqual(kept);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

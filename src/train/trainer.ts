@@ -44,6 +44,7 @@ import { DivergenceError, withRollback } from './rollback.js';
 import { openRunFile } from './run-file.js';
 import type { PreprocessConfig } from '../data/preprocess.js';
 import { loadTrainingSlices } from './slices.js';
+import { removeStaleTemps } from '../util/atomic.js';
 import { trainStep, type StepResult } from './step.js';
 
 export interface TrainOptions {
@@ -126,6 +127,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       });
   if (store.manifest.complete) return { store, interrupted: false, seconds: 0 };
 
+  removeStaleTemps(out); // of writes a kill cut short
   const run: Run = { opts: { ...opts, out }, method, samples, hash, log: trainLog(out), started: performance.now() };
   for (let m = 0; m < method.members; m++) {
     const r = await trainMember(run, m, store);

@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, fsyncSync, openSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 /**
@@ -20,7 +20,7 @@ function namingPath(path: string, err: unknown): Error {
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`); // see TEMP below
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   try {
     mkdirSync(dir, { recursive: true });
@@ -45,6 +45,33 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   } catch (err) {
     throw namingPath(path, err);
   }
+}
+
+/** The temporary files of {@link writeFileAtomic}: `.NAME.PID.MS.tmp`. */
+const TEMP = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes, under `dir` (recursively), the temporary files that {@link writeFileAtomic} calls of
+ * processes no longer running left behind (a kill -9 or power cut mid-write). Returns how many.
+ */
+export function removeStaleTemps(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const m = e.isFile() ? TEMP.exec(e.name) : null;
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    rmSync(join(e.parentPath, e.name), { force: true });
+    n++;
+  }
+  return n;
 }
 
 /**
