@@ -19,9 +19,10 @@ import { sghmc } from '../src/bayes/index.js';
 import { augmentConfig } from '../src/data/augment.js';
 import { makeSplits, openDataset, splitCases } from '../src/data/index.js';
 import { createLoader } from '../src/data/loader.js';
-import { manualSeed, setDeterministic, setNumThreads, tensor } from '../src/engine/index.js';
+import { manualSeed, setDeterministic, setNumThreads } from '../src/engine/index.js';
 import { UNet } from '../src/models/index.js';
 import { methodFromConfig, parseTrainConfig, trainStep } from '../src/train/index.js';
+import { batchTensors } from '../src/train/step.js';
 import { loadTrainingSlices } from '../src/train/slices.js';
 import { writeFileAtomic } from '../src/util/index.js';
 import { intArg, machine, median, repoRoot } from './util.js';
@@ -78,11 +79,7 @@ for (let k = 0; k < STEPS; k++) {
     model,
     sampler,
     state,
-    batch: () => ({
-      x: tensor(batch.images, batch.imageShape),
-      y: tensor(batch.labels, batch.labelShape, { dtype: 'uint8' }).to('int64'),
-      labelled: tensor(batch.labelled, batch.labelledShape, { dtype: 'uint8' }),
-    }),
+    batch: () => batchTensors(batch),
   });
   state = r.state;
   const g = model.params.flatGrad.toArray() as Float32Array;

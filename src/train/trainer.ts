@@ -34,7 +34,7 @@ import { openDataset, fingerprint } from '../data/datasets.js';
 import { createLoader, type BatchLoader, type Sample2D } from '../data/loader.js';
 import { augmentConfig } from '../data/augment.js';
 import { readSplits, splitCases } from '../data/splits.js';
-import { manualSeed, setDeterministic, setNumThreads, tensor } from '../engine/index.js';
+import { manualSeed, setDeterministic, setNumThreads } from '../engine/index.js';
 import { UNet } from '../models/index.js';
 import { batchNormInputs, recomputedState } from './batchnorm.js';
 import { fromB64, loadCheckpoint, saveCheckpoint, splitCheckpointTensors } from './checkpoint.js';
@@ -45,7 +45,7 @@ import { openRunFile } from './run-file.js';
 import type { PreprocessConfig } from '../data/preprocess.js';
 import { loadTrainingSlices } from './slices.js';
 import { removeStaleTemps } from '../util/atomic.js';
-import { trainStep, type StepResult } from './step.js';
+import { batchTensors, trainStep, type StepResult } from './step.js';
 
 export interface TrainOptions {
   readonly method: Method;
@@ -263,11 +263,7 @@ async function runMember(
         model,
         sampler,
         state,
-        batch: () => ({
-          x: tensor(batch.images, batch.imageShape),
-          y: tensor(batch.labels, batch.labelShape, { dtype: 'uint8' }).to('int64'),
-          labelled: tensor(batch.labelled, batch.labelledShape, { dtype: 'uint8' }),
-        }),
+        batch: () => batchTensors(batch),
         ceWeight: config.loss.ce,
         diceWeight: config.loss.dice,
       });
