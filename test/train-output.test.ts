@@ -33,6 +33,8 @@ function umount(): void {
   execFileSync('umount', [mnt], { stdio: 'pipe' });
 }
 
+afterAll(() => rmSync(root, { recursive: true, force: true })); // also when the tests skip
+
 const skipReason = mountTmpfs(1024);
 if (skipReason) console.log(`train-output.test: skipped: ${skipReason}`);
 else umount();
@@ -87,8 +89,6 @@ describe.skipIf(skipReason !== null)('train: full or read-only output directory'
       // not mounted (a test failed before mounting)
     }
   });
-
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it.each([0, 12, 40])('ENOSPC with %i KiB left after 60 steps: error names the file, store intact, resume identical', async (keepKiB) => {
     expect(mountTmpfs(1024)).toBeNull();
