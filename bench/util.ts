@@ -59,3 +59,12 @@ export function machine(): Machine {
     loadAverage1m: loadavg()[0],
   };
 }
+
+/** `--name V` from the command line as an integer ≥ `min` (default 1), or `fallback` when absent. */
+export function intArg(bench: string, name: string, fallback: number, min = 1): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`bench/${bench}: --${name} must be an integer ≥ ${min}`);
+  return v;
+}

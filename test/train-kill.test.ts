@@ -1,11 +1,13 @@
 // Interruption of the real command: kill -9 at an arbitrary moment loses at most the work since the
 // last checkpoint and never corrupts a listed sample; SIGINT checkpoints and exits 130; resuming
-// finishes with the same samples as an uninterrupted run. Runs the compiled CLI (npm test builds it).
+// finishes with the same samples as an uninterrupted run. Seeded kill points of the default config
+// (bench/kill9.ts runs 20 of each). Runs the compiled CLI (npm test builds it).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KILL_RUNS, killPoints, killTrial, prepareKillData, referenceRun, sampleBytes } from '../bench/kill9.js';
 import { loadSample, openSampleStore } from '../src/bayes/index.js';
 import { makeSplits, openDataset, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { parseTrainConfig, train } from '../src/train/index.js';
@@ -71,10 +73,6 @@ function resume(out: string): Promise<number | null> {
   });
 }
 
-function sampleBytes(dir: string): Buffer[] {
-  return openSampleStore(dir).manifest.samples.map((s) => readFileSync(join(dir, s.file)));
-}
-
 describe('train interrupted', () => {
   it('kill -9 mid-run: listed samples intact, resume equals an uninterrupted run', async () => {
     const reference = join(root, 'reference');
@@ -109,4 +107,29 @@ describe('train interrupted', () => {
     expect(await resume(out)).toBe(0);
     expect(openSampleStore(out).manifest.complete).toBe(true);
   }, 60_000);
+});
+
+// One seeded kill of each run of bench/kill9.ts: the defaults during a checkpoint write, bnBatches
+// around a sample write, the ensemble mid-step.
+describe('train killed at seeded points (defaults, workers on)', () => {
+  let kill: { data: string; splits: string };
+  beforeAll(() => {
+    kill = prepareKillData(join(root, 'seeded'));
+  });
+
+  it.each(KILL_RUNS.map((run, i) => ({ run, point: killPoints(run, 3, 11)[i] })))(
+    '$run.name: kill -9 at $point.aim (line $point.lines + $point.delayMs ms), resume bit-identical, each step logged once',
+    async ({ run, point }) => {
+      const dir = join(root, 'seeded', run.name);
+      const reference = await referenceRun(run, kill.data, kill.splits, join(dir, 'reference'));
+      const t = await killTrial(run, kill.data, kill.splits, join(dir, 'killed'), point, reference);
+      expect(t.error).toBeUndefined();
+      expect(t.killed).toBe(true);
+      expect(t.samplesAfterKill).toBeGreaterThanOrEqual(0);
+      expect(t.identical).toBe(true);
+      expect(t.logOnce).toBe(true);
+      expect(t.tempFilesAfterResume).toBe(0);
+    },
+    240_000,
+  );
 });

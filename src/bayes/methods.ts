@@ -103,7 +103,7 @@ export interface CyclicalOptions {
 }
 
 export interface HmcOptions extends CyclicalOptions {
-  /** Temperature T of the sampling phases (1: Bayes posterior, < 1: cold). */
+  /** Temperature T of the sampling phases (1: the untempered posterior of the training loss, see src/bayes/sghmc.ts; < 1: cold). */
   readonly temperature: number;
   /** Steps of a linear temperature ramp at the start of each sampling phase (default 0). */
   readonly temperatureRamp?: number;

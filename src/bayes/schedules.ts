@@ -288,7 +288,7 @@ export function cyclicalCosine({ lr0, layout }: CyclicalCosineOptions): Schedule
 }
 
 export interface CyclicalTemperatureOptions {
-  /** Temperature T in sampling phases (1: Bayes posterior, < 1: cold). */
+  /** Temperature T in sampling phases (1: the untempered posterior of the training loss, see src/bayes/sghmc.ts; < 1: cold). */
   value: number;
   /** The cycles: a built layout or its options. */
   layout: CycleLayout | CycleLayoutOptions;

@@ -18,14 +18,42 @@
  * θ ← θ + v
  * ```
  *
- * - T = 1 samples the Bayes posterior; T < 1 a cold posterior p^{1/T} (Wenzel et al. 2020, "How
- *   good is the Bayes posterior in deep neural networks really?", ICML); T = 0 adds no noise: the
- *   update is then exactly SGD with momentum μ, learning rate η and weight decay `1/(N·σ²)`.
+ * - T = 1 samples exp(−U(θ)), the posterior of whatever per-example negative log likelihood L̄
+ *   averages (for this project's segmentation loss, which one is below); T < 1 a cold posterior
+ *   exp(−U/T), prior and likelihood both raised to 1/T (Wenzel et al. 2020, "How good is the
+ *   Bayes posterior in deep neural networks really?", ICML); T = 0 adds no noise: the update is
+ *   then exactly SGD with momentum μ, learning rate η and weight decay `1/(N·σ²)`.
  * - N stays explicit (`numData`) and is not folded into T: with a mean loss the noise is
  *   `sqrt(2(1 − μ)ηT/N)` (posteriors' "temperature = 1/num_data" is the same thing at T = 1).
  * - With a cyclical η and a noise gate that is off in exploration phases this is cSGHMC (Zhang et
  *   al. 2020, "Cyclical Stochastic Gradient MCMC for Bayesian Deep Learning", ICLR).
  * - The mini-batch noise correction B̂ of Chen et al. is taken as 0 (small η), as is usual.
+ *
+ * Which posterior T = 1 is with the training loss (src/train/step.ts, `segmentationLoss`). An
+ * example is a 2-D slice and N the training slices. On a batch of B slices of H × W pixels,
+ * `L̄ = (1/B)·Σ_b ℓ_b` with `ℓ_n(θ) = CE_n(θ) + D_n(θ)`: CE_n the cross-entropy *averaged* over the
+ * slice's H·W pixels (unlabelled classes merged into background), D_n = 1 − the slice's soft Dice
+ * averaged over its labelled foreground classes (loss weights 1 and 1). N·L̄ is an unbiased
+ * estimate of Σ_n ℓ_n, so
+ *
+ * ```
+ * U(θ) = Σ_{n=1}^{N} [CE_n(θ) + D_n(θ)] + ‖θ‖²/(2σ²)
+ * ```
+ *
+ * and exp(−U/T) at T = 1 is the posterior of a model in which each slice is ONE observation with
+ * log-likelihood −(CE_n + D_n):
+ * - the pixel factor `exp(−CE_n) = (Π_i p(y_ni | x_n, θ))^{1/(H·W)}` is the per-pixel independent
+ *   categorical likelihood raised to 1/(H·W): relative to the Bayes posterior of that per-pixel
+ *   model (prior × Π_n Π_i p), the likelihood is tempered at T_pixel = H·W (16,384 at the default
+ *   128 × 128) and the prior is not;
+ * - the Dice factor `exp(−D_n)`, D_n ∈ [0, 1], is not a normalised density of the labels (its sum
+ *   over label maps is not 1 and depends on θ): with it exp(−U) is a Gibbs (generalised-Bayes)
+ *   posterior of the loss Σ_n ℓ_n at learning rate 1, not the Bayes posterior of any likelihood.
+ *
+ * At T < 1 both factors and the prior are raised to 1/T: at the default T = 0.01 and 128 × 128 the
+ * pixel likelihood has the exponent 1/(T·H·W) ≈ 0.0061 and the prior is N(0, T·σ²I) (std 0.1σ).
+ * The noise of one step, sqrt(2(1 − μ)ηT/N) per parameter, is measured against the gradient step
+ * η·|∇L̄| by bench/noise-scale.ts (README, "The method").
  *
  * Relation to PyTorch's `torch.optim.SGD(lr=η, momentum=μ, weight_decay=wd)`, which keeps
  * `b ← μ·b + g + wd·θ; θ ← θ − η·b`: with a constant η, `v = −η·b` at every step and the two are
@@ -56,7 +84,7 @@ export interface SGHMCOptions {
   lr: number | Schedule;
   /** Momentum μ = 1 − α, α the friction per step, in [0, 1) (default 0.9). */
   momentum?: number;
-  /** Temperature T ≥ 0 (default 1: the Bayes posterior; < 1 cold; 0 SGD with momentum). */
+  /** Temperature T ≥ 0 (default 1: exp(−U), the posterior of the loss L̄ as a per-example likelihood, see above; < 1 cold; 0 SGD with momentum). */
   temperature?: number | Schedule;
   /** Number of training examples N. */
   numData: number;

@@ -169,7 +169,7 @@ const STUDY_PLOTS: readonly StudyPlot[] = [
     x: 'temperature',
     series: { of: (p) => (p.setting.augment === false ? 'augmentation off' : 'augmentation on'), title: 'training data' },
     options: { title: 'Temperature study (HMC)', xTitle: 'posterior temperature T', xScale: 'ordinal' },
-    caption: 'HMC at each posterior temperature T (T = 1 Bayes posterior, T < 1 cold, T = 0 SGD with momentum), with and without augmentation.',
+    caption: 'HMC at each posterior temperature T (T = 1 the untempered posterior of the training loss, T < 1 cold, T = 0 SGD with momentum), with and without augmentation.',
   },
   {
     study: 'cycles',

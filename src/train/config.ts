@@ -68,7 +68,7 @@ export const TrainConfigSchema = z
         lr: z.number().positive().default(0.05),
         /** μ = 1 − α (friction α). */
         momentum: z.number().min(0).lt(1).default(0.9),
-        /** Prior standard deviation σ of N(0, σ²I); weight decay is 1/(N·σ²). */
+        /** Prior standard deviation σ of N(0, σ²I); weight decay is 1/(N·σ²), N the training slices. */
         priorStd: z.number().positive().default(1),
         /** Learning-rate schedule of the non-cyclical methods. */
         schedule: z.enum(['cosine', 'constant']).default('cosine'),
@@ -91,7 +91,13 @@ export const TrainConfigSchema = z
         beta: z.number().gt(0).max(1).default(0.25),
         /** Samples S per cycle, evenly spaced in its sampling phase, the last at the cycle's end. */
         samplesPerCycle: positiveInt.default(3),
-        /** Temperature T of the cold posterior p(θ|D)^(1/T). */
+        /**
+         * Temperature T: the samples follow exp(−U(θ)/T), U = Σ over the N training slices of
+         * (pixel-mean cross-entropy + soft-Dice loss) + ‖θ‖²/(2σ²). T = 1 is the posterior in which
+         * each slice is one observation (the per-pixel likelihood tempered at H·W, plus a Dice
+         * factor that is no normalised density: a Gibbs posterior; src/bayes/sghmc.ts); T < 1 colder
+         * (prior included); 0 SGD with momentum.
+         */
         temperature: z.number().nonnegative().default(0.01),
         /** Steps of a linear temperature ramp from 0 at the start of each sampling phase (0: none). */
         temperatureRamp: z.number().int().nonnegative().default(0),

@@ -8,9 +8,9 @@
  * before its checkpoint: a kill between the two leaves a line that the resume cuts, never a
  * checkpointed step without its line.
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../util/atomic.js';
+import { appendFileNamed, writeFileAtomic } from '../util/atomic.js';
 
 const TRAIN_LOG = 'train.jsonl';
 
@@ -26,7 +26,7 @@ export interface TrainLogLine {
 /** Appends lines to the log in `out`. */
 export function trainLog(out: string): (line: TrainLogLine) => void {
   const path = join(out, TRAIN_LOG);
-  return (line) => appendFileSync(path, `${JSON.stringify(line)}\n`);
+  return (line) => appendFileNamed(path, `${JSON.stringify(line)}\n`);
 }
 
 /**

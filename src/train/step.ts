@@ -4,7 +4,8 @@
  * the flat parameter buffer.
  */
 import type { Updater } from '../bayes/index.js';
-import { tidy, type Tensor } from '../engine/index.js';
+import type { Batch } from '../data/loader.js';
+import { tensor, tidy, type Tensor } from '../engine/index.js';
 import { segmentationLoss, type ShardOf, type UNet } from '../models/index.js';
 
 /** The tensors of a batch: images N×1×H×W, labels N×H×W (int64) and optionally the N×C labelled-class mask. */
@@ -62,4 +63,13 @@ export function trainStep<S extends { readonly params: Tensor; readonly step: nu
   if (!model.params.flatGrad.allFinite()) return { state: i.state, loss, notFinite: 'the gradient' };
   const state = i.sampler.update(i.state, model.params.flatGrad);
   return { state, loss, notFinite: model.params.flat.allFinite() ? null : 'a weight' };
+}
+
+/** A loader's batch as the step's tensors (labels as int64, the labelled-class mask as uint8). */
+export function batchTensors(batch: Batch): StepBatch {
+  return {
+    x: tensor(batch.images, batch.imageShape),
+    y: tensor(batch.labels, batch.labelShape, { dtype: 'uint8' }).to('int64'),
+    labelled: tensor(batch.labelled, batch.labelledShape, { dtype: 'uint8' }),
+  };
 }

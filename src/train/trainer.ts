@@ -41,7 +41,7 @@ import { openDataset, fingerprint } from '../data/datasets.js';
 import { createLoader, type BatchLoader, type Sample2D } from '../data/loader.js';
 import { augmentConfig } from '../data/augment.js';
 import { readSplits, splitCases } from '../data/splits.js';
-import { manualSeed, setDeterministic, setNumThreads, tensor, type ProcessGroup } from '../engine/index.js';
+import { manualSeed, setDeterministic, setNumThreads, type ProcessGroup } from '../engine/index.js';
 import { UNet } from '../models/index.js';
 import { batchNormInputs, recomputedState } from './batchnorm.js';
 import { fromB64, loadCheckpoint, saveCheckpoint, splitCheckpointTensors } from './checkpoint.js';
@@ -52,7 +52,8 @@ import { allreduceValues, checkSameWeights, reduceStep, shardCounts } from './pa
 import { openRunFile } from './run-file.js';
 import type { PreprocessConfig } from '../data/preprocess.js';
 import { loadTrainingSlices } from './slices.js';
-import { trainStep, type StepResult } from './step.js';
+import { removeStaleTemps } from '../util/atomic.js';
+import { batchTensors, trainStep, type StepResult } from './step.js';
 
 export interface TrainOptions {
   readonly method: Method;
@@ -149,7 +150,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     });
   const openStore = (dir: string, configHash: string) =>
     existsSync(join(dir, 'manifest.json')) ? openSampleStore(dir) : newStore(dir, configHash);
-  if (lead) openStore(out, hash);
+  if (lead) {
+    removeStaleTemps(out); // of writes a kill cut short
+    openStore(out, hash);
+  }
   group?.barrier();
   const run: Run = {
     opts: { ...opts, out },
@@ -384,11 +388,7 @@ async function runMember(
         model,
         sampler,
         state,
-        batch: () => ({
-          x: tensor(batch.images, batch.imageShape),
-          y: tensor(batch.labels, batch.labelShape, { dtype: 'uint8' }).to('int64'),
-          labelled: tensor(batch.labelled, batch.labelledShape, { dtype: 'uint8' }),
-        }),
+        batch: () => batchTensors(batch),
         ceWeight: config.loss.ce,
         diceWeight: config.loss.dice,
         ...(group && {
