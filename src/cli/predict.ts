@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { readNiftiImage } from '../data/nifti.js';
 import { isPredictionFile, niftiStem, Predictor, writePrediction, type ProbabilityStorage } from '../predict/index.js';
-import { integerIn } from './args.js';
+import { deviceOption, integerIn } from './args.js';
 import { formatSeconds, progressBar } from './progress.js';
 
 const NIFTI = /\.nii(\.gz)?$/;
@@ -48,6 +48,7 @@ interface PredictCliOptions {
   readonly passes?: number;
   readonly saveProbs?: boolean;
   readonly probsDtype: ProbabilityStorage;
+  readonly device: string;
 }
 
 export function registerPredictCommand(program: Command): void {
@@ -61,9 +62,10 @@ export function registerPredictCommand(program: Command): void {
     .option('--passes <n>', 'dropout passes per sample (default: the store’s)', integerIn(1, 10000, 'must be a positive integer'))
     .option('--save-probs', 'also write the mean class probabilities')
     .addOption(new Option('--probs-dtype <type>', 'storage of the probabilities').choices(['float32', 'uint8']).default('float32'))
+    .addOption(deviceOption())
     .action((o: PredictCliOptions) => {
       const inputs = findInputs(o.input);
-      const predictor = new Predictor(o.model, { samples: o.samples, passes: o.passes });
+      const predictor = new Predictor(o.model, { samples: o.samples, passes: o.passes, device: o.device });
       const bar = progressBar('predict');
       const started = performance.now();
       try {

@@ -3,13 +3,13 @@
  *
  *   hmcseg splits --data DIR --out FILE [--seed S] [--labels MAP]
  *   hmcseg train --method hmc|mcdropout|ensemble|deterministic|sgd-trajectory --data DIR --splits FILE --out DIR [--config FILE]
- *   hmcseg train --resume DIR
+ *   hmcseg train --resume DIR              (both: [--device cpu|cuda|cuda:N], a runtime option)
  */
 import { Command, Option } from 'commander';
 import { METHODS, type Method } from '../bayes/index.js';
 import { makeSplits, openDataset, writeSplits } from '../data/index.js';
 import { loadTrainConfig, parseTrainConfig, readRunFile, train, type TrainProgress } from '../train/index.js';
-import { integerIn } from './args.js';
+import { deviceOption, integerIn } from './args.js';
 import { formatSeconds, progressBar } from './progress.js';
 
 interface TrainCliOptions {
@@ -19,6 +19,7 @@ interface TrainCliOptions {
   readonly out?: string;
   readonly config?: string;
   readonly resume?: string;
+  readonly device: string;
 }
 
 export function registerTrainCommands(program: Command): void {
@@ -47,6 +48,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--out <dir>', 'output directory (sample store, checkpoints, log)')
     .option('--config <file>', 'training config (JSON); every field optional, see src/train/config.ts')
     .option('--resume <dir>', 'continue the interrupted run in DIR')
+    .addOption(deviceOption())
     .action(async (o: TrainCliOptions) => {
       let job: { method: Method; config: ReturnType<typeof parseTrainConfig>; data: string; splits: string; out: string };
       if (o.resume) {
@@ -61,7 +63,7 @@ export function registerTrainCommands(program: Command): void {
         const config = o.config ? loadTrainConfig(o.config) : parseTrainConfig({});
         job = { method: o.method as Method, config, data: o.data as string, splits: o.splits as string, out: o.out as string };
       }
-      await runTraining(job);
+      await runTraining({ ...job, device: o.device });
     });
 }
 

@@ -34,7 +34,7 @@ import { openDataset, fingerprint } from '../data/datasets.js';
 import { createLoader, type BatchLoader, type Sample2D } from '../data/loader.js';
 import { augmentConfig } from '../data/augment.js';
 import { readSplits, splitCases } from '../data/splits.js';
-import { manualSeed, setDeterministic, setNumThreads, tensor } from '../engine/index.js';
+import { checkDevice, manualSeed, setDeterministic, setNumThreads, tensor } from '../engine/index.js';
 import { UNet } from '../models/index.js';
 import { batchNormInputs, recomputedState } from './batchnorm.js';
 import { fromB64, loadCheckpoint, saveCheckpoint, splitCheckpointTensors } from './checkpoint.js';
@@ -55,6 +55,12 @@ export interface TrainOptions {
   readonly splits: string;
   /** Output directory: the sample store and the run's checkpoints. */
   readonly out: string;
+  /**
+   * Where weights, buffers, momenta, noise and batches live: 'cpu' (default), 'cuda' or 'cuda:N'.
+   * A runtime option, not part of the run's identity (config hash, run.json, the store): a run
+   * resumes on another device, and its store predicts on any.
+   */
+  readonly device?: string;
   /** Called after every step. */
   readonly onProgress?: (p: TrainProgress) => void;
   /** When aborted, the run writes a checkpoint after the current step and returns `interrupted`. */
@@ -90,6 +96,7 @@ export interface TrainResult {
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { config } = opts;
+  checkDevice(opts.device ?? 'cpu', 'train');
   const out = resolve(opts.out);
   mkdirSync(out, { recursive: true });
   const hash = openRunFile(out, opts);
@@ -179,7 +186,8 @@ async function runMember(
   const { config } = opts;
   const K = config.optim.steps;
   const ckptDir = join(opts.out, 'checkpoints', `member-${member}`);
-  const model = new UNet(method.model(member));
+  const device = opts.device ?? 'cpu';
+  const model = new UNet(method.model(member), { device });
   let loader: BatchLoader | undefined;
   let sampler: SGHMC | undefined;
   let state: SGHMCState | undefined;
@@ -262,9 +270,9 @@ async function runMember(
         sampler,
         state,
         batch: () => ({
-          x: tensor(batch.images, batch.imageShape),
-          y: tensor(batch.labels, batch.labelShape, { dtype: 'uint8' }).to('int64'),
-          labelled: tensor(batch.labelled, batch.labelledShape, { dtype: 'uint8' }),
+          x: tensor(batch.images, batch.imageShape, { device }),
+          y: tensor(batch.labels, batch.labelShape, { dtype: 'uint8', device }).to('int64'),
+          labelled: tensor(batch.labelled, batch.labelledShape, { dtype: 'uint8', device }),
         }),
         ceWeight: config.loss.ce,
         diceWeight: config.loss.dice,
