@@ -7,6 +7,10 @@
  * Medians (and minima) over `--runs` after `--warmup` runs.
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/engine.js [--threads 2] [--runs 11] [--warmup 2] [--no-torch]
+ *     [--device cpu|cuda|cuda:N] [--python /usr/bin/python3] [--out FILE]
+ *
+ * On a GPU both sides wait for the device at the end of each timed call (ours: a one-element read
+ * of the weights; PyTorch: torch.cuda.synchronize).
  *
  * Writes bench/results/engine.json.
  */
@@ -16,12 +20,10 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { crossEntropy, getNumThreads, noGrad, randint, randn, setNumThreads, tidy } from '../src/engine/index.js';
+import { checkDevice, crossEntropy, getNumThreads, noGrad, randint, randn, setNumThreads, tidy } from '../src/engine/index.js';
 import { UNet, unetForwardGflop, type UNetConfig } from '../src/models/index.js';
 import { writeFileAtomic } from '../src/util/index.js';
 import { machine, median, repoRoot } from './util.js';
-
-const PYTHON = '/usr/bin/python3';
 
 interface Timing {
   medianMs: number;
@@ -38,6 +40,8 @@ interface TorchInfo {
   torch: string;
   python: string;
   threads: number;
+  device: string;
+  gpu: string | null;
   params: number;
   forward_gflop: number;
 }
@@ -74,10 +78,10 @@ class TorchServer {
     this.info = info;
   }
 
-  static async start(threads: number): Promise<TorchServer | { unavailable: string }> {
+  static async start(python: string, threads: number, device: string): Promise<TorchServer | { unavailable: string }> {
     const script = join(repoRoot, 'bench', 'engine_torch.py');
-    if (!existsSync(PYTHON)) return { unavailable: `${PYTHON} not found` };
-    const child = spawn(PYTHON, [script, '--serve', '--threads', String(threads)]);
+    if (!existsSync(python)) return { unavailable: `${python} not found` };
+    const child = spawn(python, [script, '--serve', '--threads', String(threads), '--device', device]);
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -127,12 +131,15 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '11' },
       warmup: { type: 'string', default: '2' },
       'no-torch': { type: 'boolean', default: false },
+      device: { type: 'string', default: 'cpu' },
+      python: { type: 'string', default: '/usr/bin/python3' },
       out: { type: 'string', default: join(repoRoot, 'bench', 'results', 'engine.json') },
     },
   });
   const threads = Number(values.threads);
   const runs = Number(values.runs);
   const warmup = Number(values.warmup);
+  const device = checkDevice(values.device as string, 'bench');
   if (!(runs >= 5)) throw new RangeError(`--runs must be ≥ 5, got ${values.runs}`);
 
   const config: Partial<UNetConfig> = { inChannels: 1, numClasses: 4, depth: 4, baseWidth: 16, norm: 'batch', seed: 0 };
@@ -141,14 +148,17 @@ async function main(): Promise<void> {
   const stepGflop = 3 * gflop; // forward + backward (input and weight gradients) ≈ 3 forwards
 
   setNumThreads(threads);
-  const model = new UNet(config);
-  const x = randn([batch, 1, size, size]);
-  const y = randint(0, 4, [batch, size, size]);
+  const model = new UNet(config, { device });
+  const x = randn([batch, 1, size, size], { device });
+  const y = randint(0, 4, [batch, size, size], { device });
   const { flat, flatGrad } = model.params;
+  // Off the CPU the calls return before the kernels finish: reading one weight waits for them.
+  const sync = device === 'cpu' ? () => undefined : () => tidy(() => flat.narrow(0, 0, 1).item());
 
   const forward = () => {
     model.eval();
     noGrad(() => model.forward(x).dispose());
+    sync();
   };
   const step = () => {
     model.train();
@@ -157,9 +167,10 @@ async function main(): Promise<void> {
     loss.backward();
     loss.dispose();
     noGrad(() => flat.add_(flatGrad, -lr));
+    sync();
   };
   const loadBefore = loadavg()[0];
-  const server = values['no-torch'] ? { unavailable: '--no-torch' } : await TorchServer.start(threads);
+  const server = values['no-torch'] ? { unavailable: '--no-torch' } : await TorchServer.start(values.python as string, threads, device);
   const torch = server instanceof TorchServer ? server : undefined;
   if (torch && torch.info.params !== model.parameterCount) {
     throw new Error(`bench: PyTorch model has ${torch.info.params} parameters, ours ${model.parameterCount}; the models differ`);
@@ -170,7 +181,7 @@ async function main(): Promise<void> {
   const ours = { threads: getNumThreads(), params: model.parameterCount };
   model.dispose();
 
-  const m = { ...machine(), loadAverage1mBefore: loadBefore };
+  const m = { ...machine(), loadAverage1mBefore: loadBefore, device };
   const gfs = (g: number, ms: number) => g / (ms / 1000);
   const row = (what: string, t: Timing, g: number, ref?: Timing) =>
     `${what.padEnd(30)} ${t.medianMs.toFixed(1).padStart(8)} ms (min ${t.minMs.toFixed(1).padStart(7)}) ` +
@@ -207,7 +218,7 @@ async function main(): Promise<void> {
   });
   const result = {
     date: new Date().toISOString(),
-    command: `npm run bench -- --threads ${threads} --runs ${runs} --warmup ${warmup}`,
+    command: `npm run bench -- --threads ${threads} --runs ${runs} --warmup ${warmup}${device === 'cpu' ? '' : ` --device ${device}`}`,
     machine: m,
     config: {
       model: { ...config, dropout: 0 },

@@ -6,6 +6,7 @@ weights move between the two and timings compare the same work.
 
   python3 bench/engine_torch.py --threads 2 --json         # benchmark, one JSON object on stdout
   python3 bench/engine_torch.py --threads 2 --serve        # timing server for bench/engine.ts (interleaved runs)
+  python3 bench/engine_torch.py --device cuda --json       # on a GPU (each timed call ends with a synchronize)
   python3 bench/engine_torch.py --param-count [--depth 4 --base-width 16 --norm batch]
   python3 bench/engine_torch.py --export-case OUT.json     # small model + input + logits for tests
 """
@@ -114,15 +115,19 @@ def workload(args):
     """The benchmark's model, data and the two timed operations (each sets its own mode)."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = UNet(1, 4, args.depth, args.base_width, "batch")
-    x = torch.randn(args.batch, 1, args.size, args.size)
-    y = torch.randint(0, 4, (args.batch, args.size, args.size))
+    device = torch.device(args.device)
+    model = UNet(1, 4, args.depth, args.base_width, "batch").to(device)
+    x = torch.randn(args.batch, 1, args.size, args.size).to(device)
+    y = torch.randint(0, 4, (args.batch, args.size, args.size)).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    # CUDA calls return before the kernels finish: a timed call waits for them.
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def forward():
         model.eval()
         with torch.no_grad():
             model(x)
+        sync()
 
     def step():
         model.train()
@@ -130,11 +135,14 @@ def workload(args):
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
+        sync()
 
     info = {
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "params": sum(p.numel() for p in model.parameters()),
         "forward_gflop": forward_gflop(args.depth, args.base_width, args.batch, args.size, 1, 4),
     }
@@ -204,6 +212,7 @@ def export_case(path, seed=3):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--json", action="store_true")
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--base-width", type=int, default=16)

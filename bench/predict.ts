@@ -4,27 +4,35 @@
  * uncertainty sums, inverse mapping, scores), against K plain forward passes of the same batch in
  * the same run. Reports slices/s and the overhead ratio.
  *
- *   npx tsc -p tsconfig.build.json && node dist/bench/predict.js [--threads 2] [--runs 5]
+ *   npx tsc -p tsconfig.build.json && node dist/bench/predict.js [--threads 2] [--runs 5] [--device cpu|cuda|cuda:N] [--out FILE]
  *
- * Writes bench/results/predict.json.
+ * Writes bench/results/predict.json (or --out). Both sides end by copying the probabilities to the
+ * CPU, so on a GPU each timed run has waited for its kernels.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { addSample, completeSampleStore, createSampleStore } from '../src/bayes/store.js';
-import { noGrad, setNumThreads, tensor, tidy } from '../src/engine/index.js';
+import { checkDevice, noGrad, setNumThreads, tensor, tidy } from '../src/engine/index.js';
 import { UNet, type UNetConfig } from '../src/models/index.js';
 import { Predictor } from '../src/predict/index.js';
 import { Rng, writeFileAtomic } from '../src/util/index.js';
 import { machine, median, repoRoot, timed } from './util.js';
 
 const { values } = parseArgs({
-  options: { threads: { type: 'string', default: '2' }, runs: { type: 'string', default: '5' }, samples: { type: 'string', default: '10' } },
+  options: {
+    threads: { type: 'string', default: '2' },
+    runs: { type: 'string', default: '5' },
+    samples: { type: 'string', default: '10' },
+    device: { type: 'string', default: 'cpu' },
+    out: { type: 'string', default: join(repoRoot, 'bench', 'results', 'predict.json') },
+  },
 });
 const threads = Number(values.threads);
 const runs = Number(values.runs);
 const K = Number(values.samples);
+const device = checkDevice(values.device as string, 'bench');
 setNumThreads(threads);
 
 const config: UNetConfig = { inChannels: 1, numClasses: 4, depth: 4, baseWidth: 16, norm: 'batch', dropout: 0, dropoutPlacement: 'bottleneck', seed: 0 };
@@ -52,15 +60,15 @@ try {
   const image = Float32Array.from({ length: size * size * nz }, () => rng.uniform());
   const volume = { dims: [size, size, nz] as const, spacing: [1.5, 1.5, 8] as const, affine: [1.5, 0, 0, 0, 0, 1.5, 0, 0, 0, 0, 8, 0, 0, 0, 0, 1], data: image };
 
-  const predictor = new Predictor(dir);
+  const predictor = new Predictor(dir, { device });
   const full = timed(() => predictor.predict(volume, 'synthetic'), 1, runs);
   predictor.dispose();
 
-  const net = new UNet(config).eval();
+  const net = new UNet(config, { device }).eval();
   const forward = timed(
     () => {
       for (let k = 0; k < K; k++) {
-        noGrad(() => tidy(() => net.forward(tensor(image, [nz, 1, size, size])).softmax(1).toFloat32()));
+        noGrad(() => tidy(() => net.forward(tensor(image, [nz, 1, size, size], { device })).softmax(1).toFloat32()));
       }
     },
     1,
@@ -70,8 +78,8 @@ try {
 
   const result = {
     date: new Date().toISOString(),
-    command: `node dist/bench/predict.js --threads ${threads} --runs ${runs} --samples ${K}`,
-    machine: machine(),
+    command: `node dist/bench/predict.js --threads ${threads} --runs ${runs} --samples ${K}${device === 'cpu' ? '' : ` --device ${device}`}`,
+    machine: { ...machine(), device },
     config: { model: config, slices: nz, size, samples: K, threads },
     predictMs: full.medianMs,
     predictRunsMs: full.runsMs,
@@ -82,7 +90,7 @@ try {
     overheadRatio: full.medianMs / forward.medianMs,
     pairedRatioMedian: median(full.runsMs.map((t, i) => t / forward.runsMs[i])),
   };
-  writeFileAtomic(join(repoRoot, 'bench', 'results', 'predict.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileAtomic(values.out as string, `${JSON.stringify(result, null, 2)}\n`);
   console.log(
     `predict, K=${K}, ${nz} slices ${size}²: ${full.medianMs.toFixed(0)} ms (${result.slicesPerSecond.toFixed(2)} slices/s); ` +
       `${K} forward passes alone: ${forward.medianMs.toFixed(0)} ms; ratio ${result.overheadRatio.toFixed(3)}`,

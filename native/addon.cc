@@ -515,7 +515,8 @@ static Napi::Value manualSeed(Args& a) {
   }
   if (at::detail::getCUDAHooks().hasCUDA()) {
     for (int i = 0; i < at::detail::getCUDAHooks().getNumGPUs(); ++i) {
-      auto cg = at::detail::getCUDAHooks().getDefaultCUDAGenerator(i);
+      // Context::defaultGenerator: the same call in 1.13 and 2.x (the hook under it was renamed).
+      auto cg = at::globalContext().defaultGenerator(c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(i)));
       std::lock_guard<std::mutex> lock(cg.mutex());
       cg.set_current_seed(seed);
     }

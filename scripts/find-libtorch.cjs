@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Locates libtorch for node-gyp. Order: $LIBTORCH (a directory with include/ and lib/), then a
-// Python `torch` installation, then Debian's libtorch-dev. Prints one field for binding.gyp:
+// Locates libtorch for node-gyp. Order: $LIBTORCH (a directory with include/ and lib/: an official
+// libtorch zip, either ABI, or a pip torch's package directory), then the `torch` of python3 on
+// PATH (1.13 or 2.x, CPU or CUDA), then Debian's libtorch-dev (1.13). Prints one field for binding.gyp:
 //   include | libdir | abi | libs | defines | json (all of them, for scripts/setup.sh's build stamp)
 'use strict';
 const { execFileSync } = require('node:child_process');
@@ -18,13 +19,17 @@ function fromEnv() {
   return {
     include: [inc, path.join(inc, 'torch/csrc/api/include')],
     libdir: lib,
-    abi: fs.existsSync(path.join(root, 'build-version')) ? guessAbi(lib) : 1,
+    abi: abiOf(lib),
   };
 }
 
-function guessAbi(lib) {
-  // The official pre-cxx11 builds name themselves so; default to the new ABI otherwise.
-  return /pre-cxx11|precxx11/.test(lib) ? 0 : 1;
+// The C++ ABI libc10 was built with: its mangled names name std::__cxx11 types only under the new
+// ABI. This holds for the official libtorch zips (both ABIs unpack to libtorch/), for pip's torch
+// (pre-cxx11 up to 2.6, cxx11 from 2.7) and for Debian's.
+function abiOf(lib) {
+  const c10 = path.join(lib, 'libc10.so');
+  if (!fs.existsSync(c10)) throw new Error(`${lib} has no libc10.so; is this a libtorch lib/ directory?`);
+  return fs.readFileSync(c10).includes('St7__cxx11') ? 1 : 0;
 }
 
 function fromPython() {

@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   arange,
+  bernoulli,
+  Generator,
   cudaAvailable,
   cudaBuilt,
   cudaDeviceCount,
@@ -91,5 +93,23 @@ describe('devices', () => {
     expect(values(prod)).toEqual([8, 11, 16, 23]);
     const n = cudaDeviceCount();
     expect(() => zeros([1], { device: `cuda:${n}` })).toThrow(new RegExp(`^zeros: device 'cuda:${n}' does not exist: ${n} CUDA device`));
+  });
+
+  it.skipIf(gpuReason !== undefined)('on a GPU: a generator draws the same numbers on cuda as on the cpu (a CPU stream, copied)', () => {
+    const draw = (device: string) => {
+      const g = new Generator(11);
+      try {
+        const a = randn([5], { generator: g, device });
+        const b = rand([5], { generator: g, device });
+        const c = randint(0, 9, [5], { generator: g, device }).to('float32');
+        const d = bernoulli(zeros([5], { device }), 0.5, g);
+        const e = zeros([5], { device }).normal_(0, 2, g);
+        for (const t of [a, b, c, d, e]) expect(t.device).toBe(device === 'cpu' ? 'cpu' : 'cuda:0');
+        return [a, b, c, d, e].flatMap(values);
+      } finally {
+        g.dispose();
+      }
+    };
+    expect(draw('cuda')).toEqual(draw('cpu'));
   });
 });

@@ -75,7 +75,7 @@
  * let state = sampler.init(flat.flat, { seed: 0 });
  * for (...) { computeGradientsInto(flat.flatGrad); state = sampler.update(state, flat.flatGrad); }
  */
-import { Generator, keep, noGrad, tensor, zeros, zerosLike, type Tensor, type TypedArray } from '../engine/index.js';
+import { Generator, keep, noGrad, tensor, zerosLike, type Tensor, type TypedArray } from '../engine/index.js';
 import { fail, finiteNumber, numberOrSchedule, nonNegativeInt, positiveInt } from './options.js';
 import { valueAt, type Schedule } from './schedules.js';
 
@@ -104,10 +104,8 @@ export interface SGHMCState {
   readonly step: number;
   /** The noise stream (advanced in place; its state is part of a checkpoint). */
   readonly generator: Generator;
-  /** Scratch buffer for the noise, on the params' device. */
+  /** Scratch buffer for the noise, on the params' device (drawn on the CPU stream, tensor.ts). */
   readonly noise: Tensor;
-  /** CPU scratch buffer the noise is drawn into when params are not on the CPU (generators are CPU-only). */
-  readonly hostNoise: Tensor | undefined;
 }
 
 /** What a checkpoint needs besides the parameters: plain data, exact. */
@@ -163,17 +161,6 @@ function checkGrads(where: string, params: Tensor, grads: Tensor): void {
   }
 }
 
-/** A CPU copy of a float tensor's elements. */
-function hostCopy(t: Tensor): Float32Array | Float64Array {
-  if (t.device === 'cpu') return t.toArray() as Float32Array | Float64Array;
-  const host = t.to(undefined, 'cpu');
-  try {
-    return host.toArray() as Float32Array | Float64Array;
-  } finally {
-    host.dispose();
-  }
-}
-
 /**
  * Builds an SGHMC sampler (see the module documentation for the update).
  *
@@ -213,7 +200,6 @@ export function sghmc(opts: SGHMCOptions): SGHMC {
     // Long-lived buffers: kept out of any enclosing tidy scope, freed by dispose().
     const momentum = keep(zerosLike(params));
     const noise = keep(zerosLike(params));
-    const hostNoise = params.device === 'cpu' ? undefined : keep(zeros(shape, { dtype: params.dtype, device: 'cpu' }));
     let step = 0;
     if (resume) {
       const saved = tensor(resume.momentum as TypedArray, resume.shape, { dtype: params.dtype });
@@ -222,7 +208,7 @@ export function sghmc(opts: SGHMCOptions): SGHMC {
       generator.setState(resume.rngState);
       step = resume.step;
     }
-    return Object.freeze({ params, momentum, step, generator, noise, hostNoise });
+    return Object.freeze({ params, momentum, step, generator, noise });
   };
 
   const update = (state: SGHMCState, grads: Tensor): SGHMCState => {
@@ -234,12 +220,7 @@ export function sghmc(opts: SGHMCOptions): SGHMC {
       v.add_(grads, -info.lr);
       if (weightDecay > 0) v.add_(params, -info.lr * weightDecay);
       if (info.noiseStd > 0) {
-        if (state.hostNoise) {
-          state.hostNoise.normal_(0, 1, state.generator);
-          state.noise.copy_(state.hostNoise);
-        } else {
-          state.noise.normal_(0, 1, state.generator);
-        }
+        state.noise.normal_(0, 1, state.generator);
         v.add_(state.noise, info.noiseStd);
       }
       params.add_(v);
@@ -249,7 +230,7 @@ export function sghmc(opts: SGHMCOptions): SGHMC {
 
   const checkpoint = (state: SGHMCState): SGHMCCheckpoint => ({
     step: state.step,
-    momentum: hostCopy(state.momentum),
+    momentum: state.momentum.toArray() as Float32Array | Float64Array, // copied to the CPU
     shape: state.momentum.shape,
     rngState: state.generator.getState(),
   });
@@ -257,7 +238,6 @@ export function sghmc(opts: SGHMCOptions): SGHMC {
   const dispose = (state: SGHMCState): void => {
     state.momentum.dispose();
     state.noise.dispose();
-    state.hostNoise?.dispose();
     state.generator.dispose();
   };
 

@@ -1,7 +1,7 @@
 /**
  * `hmcseg experiment` and `hmcseg demo`.
  *
- *   hmcseg experiment --preset demo|cpu|full [--data ACDC_DIR] [--ood NAME=DIR[:LABELS] ...] [--studies a,b] [--steps K] --out DIR
+ *   hmcseg experiment --preset demo|cpu|full [--data ACDC_DIR] [--ood NAME=DIR[:LABELS] ...] [--studies a,b] [--steps K] [--device D] --out DIR
  *   hmcseg demo [--out DIR]
  */
 import { join, resolve } from 'node:path';
@@ -10,7 +10,7 @@ import * as z from 'zod';
 import { InterruptedError, PRESETS, runExperiment, STUDIES, type ExperimentOptions, type ExperimentResults, type StudyName } from '../experiment/index.js';
 import { fmt, num, tableText, textCell, writeReport, type Table } from '../report/index.js';
 import { readJsonFile } from '../util/json.js';
-import { integerIn } from './args.js';
+import { deviceOption, integerIn } from './args.js';
 import { formatSeconds, progressBar, type ProgressBar } from './progress.js';
 
 const DEFAULT_DATA = () => process.env.HMCSEG_DATA ?? '../shared/data';
@@ -107,10 +107,11 @@ export function registerExperimentCommands(program: Command): void {
     .option('--steps <k>', 'override K, the steps per network', integerIn(1, 10_000_000, 'must be a positive integer'))
     .option('--config <file>', "training-config fields (JSON) to override the preset's")
     .requiredOption('--out <dir>', 'output directory (rerun the same command to resume)')
-    .action(async (o: { preset: 'demo' | 'cpu' | 'full'; data?: string; ood?: ExperimentOptions['ood']; studies?: StudyName[]; steps?: number; config?: string; out: string }) => {
+    .addOption(deviceOption())
+    .action(async (o: { preset: 'demo' | 'cpu' | 'full'; data?: string; ood?: ExperimentOptions['ood']; studies?: StudyName[]; steps?: number; config?: string; out: string; device: string }) => {
       const data = o.preset === 'demo' ? undefined : resolve(o.data ?? join(DEFAULT_DATA(), 'acdc'));
       const config = o.config ? readJsonFile(o.config, z.record(z.string(), z.unknown()), 'config override') : undefined;
-      const results = await runWithProgress({ preset: o.preset, out: o.out, data, ood: o.ood, studies: o.studies, steps: o.steps, config });
+      const results = await runWithProgress({ preset: o.preset, out: o.out, data, ood: o.ood, studies: o.studies, steps: o.steps, config, device: o.device });
       await finish(results, o.out);
     });
 

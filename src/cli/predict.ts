@@ -22,7 +22,7 @@ import { Command, Option } from 'commander';
 import { nnunetCaseName, nnunetLabelMap, projectToNnunetValues, readNnunetDatasetJson } from '../data/nnunet.js';
 import { readNiftiImage } from '../data/nifti.js';
 import { isPredictionFile, niftiStem, Predictor, writePrediction, type PredictionLayout, type ProbabilityStorage } from '../predict/index.js';
-import { integerIn } from './args.js';
+import { deviceOption, integerIn } from './args.js';
 import { formatSeconds, progressBar } from './progress.js';
 
 const NIFTI = /\.nii(\.gz)?$/;
@@ -90,6 +90,7 @@ interface PredictCliOptions {
   readonly probsDtype: ProbabilityStorage;
   readonly layout: PredictionLayout['kind'];
   readonly nnunetDataset?: string;
+  readonly device: string;
 }
 
 export function registerPredictCommand(program: Command): void {
@@ -109,6 +110,7 @@ export function registerPredictCommand(program: Command): void {
         .default('hmcseg'),
     )
     .option('--nnunet-dataset <dir>', 'with --layout nnunet: the nnU-Net raw data set whose dataset.json gives the label values (default: found from --input up)')
+    .addOption(deviceOption())
     .action((o: PredictCliOptions) => {
       if (o.nnunetDataset !== undefined && o.layout !== 'nnunet') throw new Error('--nnunet-dataset needs --layout nnunet');
       const inputs = findInputs(o.input, o.layout);
@@ -119,7 +121,7 @@ export function registerPredictCommand(program: Command): void {
         projectToNnunetValues(labelMap, join(dir, 'dataset.json')); // fails before any prediction when the values cannot be written
         layout = { kind: 'nnunet', labelMap };
       }
-      const predictor = new Predictor(o.model, { samples: o.samples, passes: o.passes });
+      const predictor = new Predictor(o.model, { samples: o.samples, passes: o.passes, device: o.device });
       const bar = progressBar('predict');
       const started = performance.now();
       try {

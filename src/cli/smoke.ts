@@ -5,8 +5,8 @@
  */
 import type { Command } from 'commander';
 import { sghmc } from '../bayes/index.js';
-import { integerIn } from './args.js';
-import { avgPool2d, Generator, randn, setNumThreads, tidy, where } from '../engine/index.js';
+import { deviceOption, integerIn } from './args.js';
+import { avgPool2d, checkDevice, Generator, randn, setNumThreads, tidy, where } from '../engine/index.js';
 import { UNet } from '../models/index.js';
 import { trainStep, type StepBatch } from '../train/index.js';
 
@@ -21,6 +21,8 @@ export interface SmokeOptions {
   readonly log?: (line: string) => void;
   /** libtorch threads; left as they are when omitted. */
   readonly threads?: number;
+  /** Where the network and batches live (default 'cpu'). */
+  readonly device?: string;
 }
 
 export interface SmokeResult {
@@ -36,9 +38,9 @@ const SIZE = 64;
 const THRESHOLD = 0.1;
 
 /** Random images and their target: class 0 / 1 / 2 where the blurred image is low / middle / high. */
-function batch(gen: Generator): StepBatch {
+function batch(gen: Generator, device: string): StepBatch {
   return tidy(() => {
-    const x = randn([BATCH, 1, SIZE, SIZE], { generator: gen });
+    const x = randn([BATCH, 1, SIZE, SIZE], { generator: gen, device });
     const b = avgPool2d(x, 5, { stride: 1, padding: 2, countIncludePad: false }).squeeze(1);
     const y = where(b.gt(THRESHOLD), 2, where(b.lt(-THRESHOLD), 0, 1)).to('int64');
     return { x, y };
@@ -62,7 +64,8 @@ export function runSmoke(opts: SmokeOptions = {}): SmokeResult {
   if (opts.threads !== undefined) setNumThreads(opts.threads);
 
   const [lr, momentum] = [0.05, 0.9];
-  const model = new UNet({ depth: 3, baseWidth: 8, numClasses: 3, norm: 'batch', seed });
+  const device = checkDevice(opts.device ?? 'cpu', 'smoke');
+  const model = new UNet({ depth: 3, baseWidth: 8, numClasses: 3, norm: 'batch', seed }, { device });
   const data = new Generator(seed + 1);
   const parameterCount = model.parameterCount;
   // A flat prior (no weight decay); numData then only scales the noise, which T = 0 leaves out.
@@ -70,10 +73,10 @@ export function runSmoke(opts: SmokeOptions = {}): SmokeResult {
   let state = sampler.init(model.params.flat);
   const losses: number[] = [];
   const t0 = performance.now();
-  log(`smoke: U-Net depth 3, base width 8, ${parameterCount} parameters; ${steps} steps of SGD-momentum on ${BATCH}×1×${SIZE}×${SIZE}`);
+  log(`smoke: U-Net depth 3, base width 8, ${parameterCount} parameters; ${steps} steps of SGD-momentum on ${BATCH}×1×${SIZE}×${SIZE}, ${device}`);
   try {
     for (let step = 0; step < steps; step++) {
-      const r = trainStep({ model, sampler, state, batch: () => batch(data) });
+      const r = trainStep({ model, sampler, state, batch: () => batch(data, device) });
       if (r.notFinite) throw new Error(`smoke: ${r.notFinite} is not finite at step ${step + 1}`);
       state = r.state;
       losses.push(r.loss);
@@ -94,8 +97,9 @@ export function registerSmokeCommand(program: Command): void {
     .command('smoke')
     .description('check the installation: train a small U-Net for a few steps on random data and print the loss falling')
     .option('--steps <n>', 'training steps', integerIn(1, 100000, 'must be a positive integer'), 30)
-    .action((o: { steps: number }) => {
-      const r = runSmoke({ steps: o.steps });
+    .addOption(deviceOption())
+    .action((o: { steps: number; device: string }) => {
+      const r = runSmoke({ steps: o.steps, device: o.device });
       const [first, last] = [r.losses[0], r.losses[r.losses.length - 1]];
       if (!(last < first)) throw new Error(`smoke: the loss did not fall (${first.toFixed(4)} → ${last.toFixed(4)})`);
       process.stdout.write(`smoke: ok, loss ${first.toFixed(4)} → ${last.toFixed(4)} in ${r.seconds.toFixed(1)} s\n`);

@@ -4,7 +4,7 @@
  *   hmcseg splits --data DIR --out FILE [--seed S] [--labels MAP]
  *   hmcseg train --method hmc|mcdropout|ensemble|deterministic|sgd-trajectory --data DIR --splits FILE --out DIR [--config FILE]
  *   hmcseg train --resume DIR
- *   ... [--nproc N] [--threads T] [--dist-timeout S]
+ *   ... [--nproc N] [--threads T] [--dist-timeout S] [--device cpu|cuda|cuda:N] (runtime options)
  *
  * Under torchrun (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT in the environment) with
  * WORLD_SIZE > 1, `train` is one rank of a data-parallel run (src/train/parallel.ts); so under
@@ -17,7 +17,7 @@ import { METHODS, type Method } from '../bayes/index.js';
 import { makeSplits, openDataset, writeSplits } from '../data/index.js';
 import { loadTrainConfig, parseTrainConfig, readRunFile, train, type TrainProgress } from '../train/index.js';
 import { initProcessGroup } from '../engine/index.js';
-import { integerIn } from './args.js';
+import { deviceOption, integerIn } from './args.js';
 import { launchRanks, rankEnv } from './launch.js';
 import { formatSeconds, progressBar } from './progress.js';
 
@@ -32,6 +32,7 @@ interface TrainCliOptions {
   readonly threads?: number;
   readonly distTimeout: number;
   readonly parallel: 'data' | 'members';
+  readonly device: string;
 }
 
 export function registerTrainCommands(program: Command): void {
@@ -68,6 +69,7 @@ export function registerTrainCommands(program: Command): void {
     )
     .option('--threads <n>', "libtorch threads of this process (default: the config's threads)", integerIn(1, 4096, 'must be an integer in 1..4096'))
     .option('--dist-timeout <s>', 'data-parallel: seconds a rank waits for the others in a collective before failing', integerIn(1, 86400, 'must be an integer in 1..86400'), 300)
+    .addOption(deviceOption())
     .action(async (o: TrainCliOptions) => {
       let job: { method: Method; config: ReturnType<typeof parseTrainConfig>; data: string; splits: string; out: string };
       if (o.resume) {
@@ -93,7 +95,7 @@ export function registerTrainCommands(program: Command): void {
       const worldSize = Number(env.WORLD_SIZE ?? 1);
       const group = worldSize > 1 ? initProcessGroup({ env, timeoutMs: o.distTimeout * 1000 }) : undefined;
       try {
-        await runTraining({ ...job, parallel: o.parallel, ...(o.threads !== undefined && { threads: o.threads }), ...(group && { group }) });
+        await runTraining({ ...job, device: o.device, parallel: o.parallel, ...(o.threads !== undefined && { threads: o.threads }), ...(group && { group }) });
       } finally {
         group?.shutdown();
       }

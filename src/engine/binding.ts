@@ -205,11 +205,29 @@ function findAddon(): string {
   );
 }
 
+/**
+ * Environment defaults that libtorch's libraries read once, when they load, so they are set here,
+ * before the addon is required, and only where the user has not set them:
+ *
+ * - `OMP_WAIT_POLICY=PASSIVE`: libgomp's idle threads sleep instead of spinning (its default
+ *   spins about 3 ms, 300,000 rounds, after every parallel region). Alone on a machine this costs
+ *   nothing measurable; with two jobs, or ranks, on the same cores the spinning threads take the
+ *   cores from the threads with work (bench/sharing.ts). Setting `OMP_WAIT_POLICY` or
+ *   `GOMP_SPINCOUNT` keeps libgomp's own choice.
+ * - `CUBLAS_WORKSPACE_CONFIG=:4096:8`: cuBLAS's deterministic mode, without which libtorch's
+ *   deterministic algorithms (the default, `deterministic: true`) refuse matrix products on CUDA.
+ */
+export function setLoadTimeDefaults(env: NodeJS.ProcessEnv = process.env): void {
+  if (env.OMP_WAIT_POLICY === undefined && env.GOMP_SPINCOUNT === undefined) env.OMP_WAIT_POLICY = 'PASSIVE';
+  env.CUBLAS_WORKSPACE_CONFIG ??= ':4096:8';
+}
+
 let loaded: Binding | undefined;
 
-/** The addon, loaded once. */
+/** The addon, loaded once (after {@link setLoadTimeDefaults}). */
 export function binding(): Binding {
   if (!loaded) {
+    setLoadTimeDefaults();
     const require = createRequire(import.meta.url);
     loaded = require(findAddon()) as Binding;
   }

@@ -470,9 +470,22 @@ export class Tensor {
     B.fill_(this.#h, value);
     return this;
   }
-  /** Fills with N(mean, std²) draws from `gen` (or the global generator). */
+  /**
+   * Fills with N(mean, std²) draws from `gen` (or the global generator). Generators are CPU
+   * streams: off the CPU, the draws are made on the CPU and copied here (see {@link onCpuStream}).
+   */
   normal_(mean = 0, std = 1, gen?: { readonly id: number }): this {
-    B.normal_(this.#h, mean, std, gen?.id);
+    if (gen === undefined || this.device === 'cpu') {
+      B.normal_(this.#h, mean, std, gen?.id);
+    } else {
+      const host = wrap(B.zeros([...this.shape], dtypeCode(this.dtype), 'cpu'));
+      try {
+        B.normal_(nativeOf(host), mean, std, gen.id);
+        B.copy_(this.#h, nativeOf(host));
+      } finally {
+        host.dispose();
+      }
+    }
     return this;
   }
 }
@@ -579,13 +592,31 @@ export interface GeneratorRef {
   readonly id: number;
 }
 
+/**
+ * Makes a random tensor from a generator on `device`. Generators are CPU streams (their state is
+ * device-free, so a checkpoint resumes on any device and a seed gives the same draws everywhere):
+ * off the CPU, `make` draws on the CPU and the result is copied to the device. Without a
+ * generator, the device's own global generator draws in place.
+ */
+function onCpuStream(device: string | undefined, generator: GeneratorRef | undefined, make: (device: string | undefined) => NativeTensor): Tensor {
+  if (generator === undefined || device === undefined || device === 'cpu') return wrap(make(device));
+  const host = make('cpu');
+  try {
+    return wrap(B.to(host, undefined, device));
+  } finally {
+    host.dispose();
+  }
+}
+
 /** Uniform [0, 1). */
 export function rand(shape: Shape, opts: TensorOptions & { generator?: GeneratorRef } = {}): Tensor {
-  return wrap(B.rand([...shape], dtypeCode(opts.dtype ?? 'float32'), dev(opts.device, 'rand'), opts.generator?.id));
+  const dtype = dtypeCode(opts.dtype ?? 'float32');
+  return onCpuStream(dev(opts.device, 'rand'), opts.generator, (d) => B.rand([...shape], dtype, d, opts.generator?.id));
 }
 /** Standard normal. */
 export function randn(shape: Shape, opts: TensorOptions & { generator?: GeneratorRef } = {}): Tensor {
-  return wrap(B.randn([...shape], dtypeCode(opts.dtype ?? 'float32'), dev(opts.device, 'randn'), opts.generator?.id));
+  const dtype = dtypeCode(opts.dtype ?? 'float32');
+  return onCpuStream(dev(opts.device, 'randn'), opts.generator, (d) => B.randn([...shape], dtype, d, opts.generator?.id));
 }
 /** Integers uniform in [low, high). */
 export function randint(
@@ -594,12 +625,21 @@ export function randint(
   shape: Shape,
   opts: TensorOptions & { generator?: GeneratorRef } = {},
 ): Tensor {
-  return wrap(B.randint(low, high, [...shape], dtypeCode(opts.dtype ?? 'int64'), dev(opts.device, 'randint'), opts.generator?.id));
+  const dtype = dtypeCode(opts.dtype ?? 'int64');
+  return onCpuStream(dev(opts.device, 'randint'), opts.generator, (d) => B.randint(low, high, [...shape], dtype, d, opts.generator?.id));
 }
-/** 1 with probability p, else 0, shaped and typed like `like`. */
+/** 1 with probability p, else 0, shaped and typed like `like` and on its device. */
 export function bernoulli(like: Tensor, p: number, generator?: GeneratorRef): Tensor {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`bernoulli: p must be in [0, 1], got ${p}`);
-  return wrap(B.bernoulli(nativeOf(like), p, generator?.id));
+  return onCpuStream(like.device, generator, (d) => {
+    if (d === like.device) return B.bernoulli(nativeOf(like), p, generator?.id);
+    const host = B.zeros([...like.shape], dtypeCode(like.dtype), d);
+    try {
+      return B.bernoulli(host, p, generator?.id);
+    } finally {
+      host.dispose();
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ export interface Context {
   readonly log: (m: string) => void;
   readonly onTrainProgress?: (label: string, p: TrainProgress) => void;
   readonly signal?: AbortSignal;
+  /** Where training and prediction run ('cpu', 'cuda', 'cuda:N'); not part of any result's identity. */
+  readonly device: string;
 }
 
 /** Raised when the run was asked to stop; everything done so far is kept and resumes. */
@@ -77,6 +79,7 @@ export async function trainTimed(ctx: Context, method: Method, config: TrainConf
     data: ctx.trainData,
     splits: ctx.splitsPath,
     out: dir,
+    device: ctx.device,
     signal: ctx.signal,
     onProgress: onTrainProgress ? (p) => onTrainProgress(label, p) : undefined,
   });

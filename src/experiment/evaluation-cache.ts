@@ -117,7 +117,7 @@ export function evaluateCached(
   if (cached) return cached;
   ctx.log(`evaluate: ${storeDir.split('/').slice(-2).join('/')} on ${domain.name}${opts.samples ? ` (last ${opts.samples} samples)` : ''}`);
   const dataset = openDataset(domain.dir, { labels: domain.labels, requireLabels: true });
-  const predictor = new Predictor(storeDir, { samples: opts.samples });
+  const predictor = new Predictor(storeDir, { samples: opts.samples, device: ctx.device });
   const cases: CaseEvaluation[] = [];
   const exampleCandidates: ExampleSlice[][] = [];
   let slices = 0;

@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import * as z from 'zod';
 import { METHODS } from '../bayes/methods.js';
 import { fingerprint, makeSplits, openDataset, readSplits, writePhantomDataset, writeSplits } from '../data/index.js';
+import { checkDevice } from '../engine/device.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from '../train/config.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -50,6 +51,8 @@ export interface ExperimentOptions {
   readonly log?: (message: string) => void;
   readonly onTrainProgress?: (label: string, p: TrainProgress) => void;
   readonly signal?: AbortSignal;
+  /** Where training and prediction run: 'cpu' (default), 'cuda' or 'cuda:N'. Resuming on another device is allowed. */
+  readonly device?: string;
 }
 
 /** `experiment.json`: what makes an output directory this experiment's. */
@@ -85,6 +88,7 @@ function preparePhantom(dir: string, contrast: 'ssfp' | 't1map' | 't2map', spec:
 export async function runExperiment(opts: ExperimentOptions): Promise<ExperimentResults> {
   const preset = PRESETS[opts.preset];
   if (!preset) throw new RangeError(`experiment: unknown preset '${String(opts.preset)}'; expected demo, cpu or full`);
+  checkDevice(opts.device ?? 'cpu', 'experiment');
   const out = resolve(opts.out);
   const log = opts.log ?? (() => undefined);
   mkdirSync(out, { recursive: true });
@@ -142,7 +146,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
       return { name: v.name, method: v.method, config: parseTrainConfig(deepMerge(config, v.config), `preset ${preset.name} variant ${v.name}`) };
     }),
   ];
-  const ctx: Context = { out, config, entries, trainData, splitsPath, log, onTrainProgress: opts.onTrainProgress, signal: opts.signal };
+  const ctx: Context = { out, config, entries, trainData, splitsPath, log, onTrainProgress: opts.onTrainProgress, signal: opts.signal, device: opts.device ?? 'cpu' };
   const rows: ResultRow[] = [];
   const examples: Record<string, string> = {};
   const trainTime = new Map<string, number>();
@@ -180,7 +184,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     preset: preset.name,
     description: preset.description,
     createdAt: new Date().toISOString(),
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version },
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version, device: ctx.device },
     config,
     data: { train: trainData, fingerprint: fp, splits: splitsPath },
     domains,

@@ -45,7 +45,8 @@ export interface ExperimentResults {
   readonly preset: Preset['name'];
   readonly description: string;
   readonly createdAt: string;
-  readonly machine: { readonly cpu: string; readonly cores: number; readonly node: string };
+  /** `device`: where training and prediction ran (absent in results written before it was recorded). */
+  readonly machine: { readonly cpu: string; readonly cores: number; readonly node: string; readonly device?: string };
   readonly config: TrainConfig;
   readonly data: { readonly train: string; readonly fingerprint: string; readonly splits: string };
   readonly domains: readonly DomainSpec[];

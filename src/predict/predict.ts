@@ -13,7 +13,7 @@ import type { Volume } from '../data/volume.js';
 import { invertMap, preprocessOptions, preprocessVolume, type PreprocessConfig } from '../data/preprocess.js';
 import { NUM_CLASSES } from '../data/labels.js';
 import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
-import { noGrad, tensor, tidy } from '../engine/index.js';
+import { checkDevice, noGrad, tensor, tidy } from '../engine/index.js';
 import { UNet, type UNetConfig } from '../models/unet.js';
 import { UncertaintyAccumulator, type RegionScores, type ScoreOptions } from '../uncertainty/index.js';
 import { assemblePrediction } from './assemble.js';
@@ -26,6 +26,8 @@ export interface PredictOptions {
   /** Slices per forward pass (default 16). */
   readonly batchSize?: number;
   readonly scores?: ScoreOptions;
+  /** Where the forward passes run: 'cpu' (default), 'cuda' or 'cuda:N'; stores are device-free. */
+  readonly device?: string;
 }
 
 /** A volume's prediction, on the input's own grid. */
@@ -71,7 +73,7 @@ export class Predictor {
     this.sampleIndices = Array.from({ length: k }, (_, i) => available - k + i);
     this.passes = opts.passes ?? m.passesPerSample;
     if (!Number.isInteger(this.passes) || this.passes < 1) throw new RangeError(`passes must be a positive integer, got ${this.passes}`);
-    this.#model = new UNet(m.model as unknown as UNetConfig);
+    this.#model = new UNet(m.model as unknown as UNetConfig, { device: checkDevice(opts.device ?? 'cpu', 'predict') });
     this.#pre = m.preprocess as unknown as PreprocessConfig;
     this.#batch = opts.batchSize ?? 16;
     this.#scores = opts.scores ?? {};
@@ -115,7 +117,7 @@ export class Predictor {
       const b = Math.min(this.#batch, nz - z0);
       const probs = noGrad(() =>
         tidy(() => {
-          const x = tensor(images.subarray(z0 * plane, (z0 + b) * plane), [b, 1, my, mx]);
+          const x = tensor(images.subarray(z0 * plane, (z0 + b) * plane), [b, 1, my, mx], { device: this.#model.params.flat.device });
           return this.#model.forward(x).softmax(1).permute([1, 0, 2, 3]).contiguous().toFloat32();
         }),
       );

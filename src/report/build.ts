@@ -251,7 +251,7 @@ export async function buildReport(input: ReportInput): Promise<ReportModel> {
     preset: String(r.preset),
     description: r.description ?? '',
     createdAt: r.createdAt ?? '',
-    machine: r.machine ? `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}` : '',
+    machine: r.machine ? `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}${r.machine.device && r.machine.device !== 'cpu' ? `, ${r.machine.device}` : ''}` : '',
     methods,
     domains,
     studies: { figures: await studyFigures(r.studies, unique([...methods, ...r.studies.map((p) => p.method)])), table: r.studies.length > 0 ? studiesTable(r) : null },

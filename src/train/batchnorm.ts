@@ -39,7 +39,8 @@ export async function batchNormInputs(samples: readonly Sample2D[], config: Trai
 export function recomputedState(model: UNet, inputs: readonly Batch[]): Record<string, Tensor> {
   const training = model.state();
   try {
-    tidy(() => model.recomputeBatchNorm(inputs.map((b) => tensor(b.images, b.imageShape))));
+    const device = model.params.flat.device;
+    tidy(() => model.recomputeBatchNorm(inputs.map((b) => tensor(b.images, b.imageShape, { device }))));
     return model.state();
   } finally {
     model.loadState(training);

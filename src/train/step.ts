@@ -66,10 +66,10 @@ export function trainStep<S extends { readonly params: Tensor; readonly step: nu
 }
 
 /** A loader's batch as the step's tensors (labels as int64, the labelled-class mask as uint8). */
-export function batchTensors(batch: Batch): StepBatch {
+export function batchTensors(batch: Batch, device = 'cpu'): StepBatch {
   return {
-    x: tensor(batch.images, batch.imageShape),
-    y: tensor(batch.labels, batch.labelShape, { dtype: 'uint8' }).to('int64'),
-    labelled: tensor(batch.labelled, batch.labelledShape, { dtype: 'uint8' }),
+    x: tensor(batch.images, batch.imageShape, { device }),
+    y: tensor(batch.labels, batch.labelShape, { dtype: 'uint8', device }).to('int64'),
+    labelled: tensor(batch.labelled, batch.labelledShape, { dtype: 'uint8', device }),
   };
 }

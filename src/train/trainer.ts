@@ -41,7 +41,7 @@ import { openDataset, fingerprint } from '../data/datasets.js';
 import { createLoader, type BatchLoader, type Sample2D } from '../data/loader.js';
 import { augmentConfig } from '../data/augment.js';
 import { readSplits, splitCases } from '../data/splits.js';
-import { manualSeed, setDeterministic, setNumThreads, type ProcessGroup } from '../engine/index.js';
+import { checkDevice, manualSeed, setDeterministic, setNumThreads, type ProcessGroup } from '../engine/index.js';
 import { UNet } from '../models/index.js';
 import { batchNormInputs, recomputedState } from './batchnorm.js';
 import { fromB64, loadCheckpoint, saveCheckpoint, splitCheckpointTensors } from './checkpoint.js';
@@ -64,6 +64,12 @@ export interface TrainOptions {
   readonly splits: string;
   /** Output directory: the sample store and the run's checkpoints. */
   readonly out: string;
+  /**
+   * Where weights, buffers, momenta, noise and batches live: 'cpu' (default), 'cuda' or 'cuda:N'.
+   * A runtime option, not part of the run's identity (config hash, run.json, the store): a run
+   * resumes on another device, and its store predicts on any.
+   */
+  readonly device?: string;
   /** Called after every step. */
   readonly onProgress?: (p: TrainProgress) => void;
   /** When aborted, the run writes a checkpoint after the current step and returns `interrupted`. */
@@ -111,6 +117,7 @@ export interface TrainResult {
  */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { config } = opts;
+  checkDevice(opts.device ?? 'cpu', 'train');
   const out = resolve(opts.out);
   const group = opts.group !== undefined && opts.group.worldSize > 1 ? opts.group : undefined;
   const lead = (group?.rank ?? 0) === 0;
@@ -294,7 +301,8 @@ async function runMember(
   const { config } = opts;
   const K = config.optim.steps;
   const ckptDir = join(opts.out, 'checkpoints', `member-${member}`);
-  const model = new UNet(method.model(member));
+  const device = opts.device ?? 'cpu';
+  const model = new UNet(method.model(member), { device });
   let loader: BatchLoader | undefined;
   let sampler: SGHMC | undefined;
   let state: SGHMCState | undefined;
@@ -388,7 +396,7 @@ async function runMember(
         model,
         sampler,
         state,
-        batch: () => batchTensors(batch),
+        batch: () => batchTensors(batch, device),
         ceWeight: config.loss.ce,
         diceWeight: config.loss.dice,
         ...(group && {
