@@ -53,6 +53,12 @@ export interface PreprocessOptions extends NormalizeOptions {
    * the image centre on ACDC and EMIDEC, so none is offered.
    */
   readonly centre?: 'image' | readonly [number, number];
+  /**
+   * `'crop'` (default): the output is `size`, cropped/padded about `centre`. `'whole'`: the output
+   * is the whole resampled grid, padded (about `centre`) up to at least `size` on each axis and
+   * never cropped, so that every input voxel reaches the network (see {@link PreprocessConfig.window}).
+   */
+  readonly fit?: 'crop' | 'whole';
 }
 
 /**
@@ -129,11 +135,33 @@ export interface PreprocessConfig {
   readonly size: number;
   /** In-plane spacing to resample to (mm), or null to keep the grid. */
   readonly targetSpacing: number | null;
+  /**
+   * How the network sees a slice. `'centre'` (absent: stores made before this field, which keep
+   * predicting as they were trained): one `size` window about the image centre; voxels outside
+   * get background. `'sliding'`: the whole (resampled) slice, padded up to `size` where smaller;
+   * training draws a random `size` window of it per sample, prediction fuses overlapping windows
+   * with Gaussian weights (`src/predict/sliding.ts`).
+   */
+  readonly window?: 'centre' | 'sliding';
 }
 
 /** The {@link PreprocessOptions} of a stored {@link PreprocessConfig}; `source` names the volume in errors. */
 export function preprocessOptions(p: PreprocessConfig, source: string): PreprocessOptions {
-  return { size: [p.size, p.size], targetSpacing: p.targetSpacing, source };
+  const fit = (p.window ?? 'centre') === 'sliding' ? 'whole' : 'crop';
+  return { size: [p.size, p.size], targetSpacing: p.targetSpacing, fit, source };
+}
+
+/**
+ * The median in-plane spacing (mm) over volumes whose spacing is known ({@link spacingIsKnown};
+ * both in-plane axes pooled), or null when none is: the default target spacing of training
+ * (nnU-Net's rule), so data without real spacing keep their pixels.
+ */
+export function medianKnownSpacing(spacings: readonly (readonly number[])[]): number | null {
+  const known: number[] = [];
+  for (const s of spacings) if (spacingIsKnown(s)) known.push(s[0], s[1]);
+  if (known.length === 0) return null;
+  known.sort((a, b) => a - b);
+  return percentileSorted(known, 50);
 }
 
 const DEFAULT_SIZE: readonly [number, number] = [128, 128];
@@ -339,12 +367,16 @@ export function planSliceTransform(
     cx = sourceCoordInverse(px, nx, rx);
     cy = sourceCoordInverse(py, ny, ry);
   }
+  const fit = options.fit ?? 'crop';
+  if (fit !== 'crop' && fit !== 'whole') throw new RangeError(`${src}: fit must be 'crop' or 'whole', got ${String(fit)}`);
+  const mx = fit === 'whole' ? Math.max(rx, size[0]) : size[0];
+  const my = fit === 'whole' ? Math.max(ry, size[1]) : size[1];
   return {
     originalDims: [nx, ny],
     spacing: [dx, dy],
     resampledDims: [rx, ry],
-    outputDims: [size[0], size[1]],
-    offset: [windowOffset(cx, rx, size[0]), windowOffset(cy, ry, size[1])],
+    outputDims: [mx, my],
+    offset: [windowOffset(cx, rx, mx), windowOffset(cy, ry, my)],
   };
 }
 

@@ -30,10 +30,19 @@ export const TrainConfigSchema = z
       .object({
         /** Label map of the training data: 'acdc' | 'emidec' | 'project' | a JSON file. */
         labels: z.string().default('acdc'),
-        /** Network input size (square), after crop/pad. */
+        /** Network input size (square): the training window and the sliding window of prediction. */
         size: positiveInt.default(128),
-        /** In-plane spacing to resample to (mm), or null to keep the grid (the shared data has pixdim 1). */
-        targetSpacing: z.number().positive().nullable().default(null),
+        /**
+         * In-plane spacing to resample to (mm); null keeps the grid; 'median' (default) is the
+         * training split's median in-plane spacing over files whose spacing is known (pixdim 1 is
+         * unknown), so the shared data (pixdim 1 everywhere) keep their pixels as with null.
+         */
+        targetSpacing: z.union([z.number().positive(), z.literal('median')]).nullable().default('median'),
+        /**
+         * 'sliding' (default): the network sees whole slices (random training windows, Gaussian
+         * sliding windows at prediction); 'centre': one crop about the image centre, as before.
+         */
+        window: z.enum(['centre', 'sliding']).default('sliding'),
         batchSize: positiveInt.default(8),
         /** Augmentation worker threads (0: inline). */
         workers: z.number().int().nonnegative().default(1),
