@@ -553,3 +553,35 @@ function invertPlanes(values: Float32Array, transform: SliceTransform | VolumeTr
   }
   return out;
 }
+
+/**
+ * The number of labelled (non-zero) voxels of a label volume on the original grid that fall
+ * outside the output window of `transform`, i.e. that the network never sees (each voxel is
+ * placed at its nearest resampled pixel). 0 for every volume is what whole-image preprocessing
+ * (`fit: 'whole'`) guarantees; a centre crop can miss heart voxels.
+ *
+ * @param labels `k` slices of `originalDims`
+ */
+export function voxelsOutsideWindow(labels: Uint8Array, transform: SliceTransform | VolumeTransform): number {
+  const { slice: t, nz } = sliceOf(transform);
+  const [nx, ny] = t.originalDims;
+  const [rx, ry] = t.resampledDims;
+  const [mx, my] = t.outputDims;
+  const k = countSlices(labels.length, nx * ny, nz, 'voxelsOutsideWindow');
+  const inX = Uint8Array.from({ length: nx }, (_, x) => {
+    const r = nearestIndex(x, rx, nx) - t.offset[0];
+    return r >= 0 && r < mx ? 1 : 0;
+  });
+  const inY = Uint8Array.from({ length: ny }, (_, y) => {
+    const r = nearestIndex(y, ry, ny) - t.offset[1];
+    return r >= 0 && r < my ? 1 : 0;
+  });
+  let outside = 0;
+  for (let z = 0; z < k; z++) {
+    for (let y = 0; y < ny; y++) {
+      const row = (z * ny + y) * nx;
+      for (let x = 0; x < nx; x++) if (labels[row + x] !== 0 && !(inX[x] && inY[y])) outside++;
+    }
+  }
+  return outside;
+}
