@@ -13,12 +13,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { addSample, completeSampleStore, createSampleStore } from '../src/bayes/store.js';
-import type { PreprocessConfig } from '../src/data/preprocess.js';
 import { setNumThreads } from '../src/engine/index.js';
-import { UNet, type UNetConfig } from '../src/models/index.js';
+import type { UNetConfig } from '../src/models/index.js';
 import { Predictor } from '../src/predict/index.js';
 import { Rng, writeFileAtomic } from '../src/util/index.js';
+import { randomStore } from './random-store.js';
 import { machine, median, repoRoot } from './util.js';
 
 const { values } = parseArgs({
@@ -34,27 +33,7 @@ setNumThreads(threads);
 const config: UNetConfig = { inChannels: 1, numClasses: 4, depth: 4, baseWidth: 16, norm: 'batch', dropout: 0, dropoutPlacement: 'bottleneck', seed: 0 };
 const root = mkdtempSync(join(tmpdir(), 'hmcseg-bench-window-'));
 
-function makeStore(window: 'centre' | 'sliding'): string {
-  const dir = join(root, window);
-  const preprocess: PreprocessConfig = { size, targetSpacing: null, window };
-  let store = createSampleStore(dir, {
-    method: 'ensemble',
-    model: { ...config },
-    preprocess: { ...preprocess },
-    training: {},
-    passesPerSample: 1,
-    data: { dir: '(synthetic)', fingerprint: '-', splitsFingerprint: '-', numTrainSlices: 0 },
-  });
-  for (let k = 0; k < K; k++) {
-    const net = new UNet({ ...config, seed: k });
-    const w = net.state();
-    store = addSample(store, w, { step: k, cycle: 0, member: k, lr: 0, temperature: 0, loss: 0 });
-    for (const t of Object.values(w)) t.dispose();
-    net.dispose();
-  }
-  completeSampleStore(store);
-  return dir;
-}
+const makeStore = (window: 'centre' | 'sliding'): string => randomStore(join(root, window), config, K, { size, targetSpacing: null, window });
 
 try {
   const rng = new Rng(1);
