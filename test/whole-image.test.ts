@@ -51,7 +51,7 @@ describe("preprocessing with fit: 'whole'", () => {
   it('maps one-hot labels back exactly (no resampling)', () => {
     const dims: [number, number, number] = [150, 90, 2];
     const labels = Uint8Array.from({ length: 150 * 90 * 2 }, (_, i) => (i * 7919) % 4);
-    const vol = preprocessVolume({ data: Float32Array.from(labels, (v, i) => v + (i % 3)), dims, spacing: [1, 1, 8] }, { size: [128, 128], fit: 'whole' }, labels);
+    const vol = preprocessVolume({ data: Float32Array.from(labels, (v, i) => v + (i % 3)), dims, spacing: [1, 1, 8], affine: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 8, 0, 0, 0, 0, 1] }, { size: [128, 128], fit: 'whole' }, labels);
     const [mx, my] = vol.transform.slice.outputDims;
     const n = mx * my * 2;
     const onehot = new Float32Array(4 * n);
