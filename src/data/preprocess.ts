@@ -4,7 +4,8 @@
  *
  * Pipeline per volume: percentile clip + z-score over the whole volume ({@link normalizeIntensity}),
  * then per slice an optional in-plane resampling to a target spacing and a crop/pad to a fixed size
- * about a centre ({@link preprocessSlice}). {@link invertProbabilities} and {@link invertMap} undo
+ * about a centre, or (`fit: 'whole'`) a pad of the whole slice up to at least that size
+ * ({@link preprocessSlice}). {@link invertProbabilities} and {@link invertMap} undo
  * the geometric part.
  *
  * Layout: a slice is row-major with x fastest (`img[x + nx*y]`, NIfTI order, see `volume.ts`);
@@ -43,7 +44,7 @@ export interface PreprocessOptions extends NormalizeOptions {
    * (default true: converted copies such as the shared ACDC/EMIDEC data write pixdim 1).
    */
   readonly unitSpacingIsUnknown?: boolean;
-  /** Output size [nx, ny] after crop/pad. Default [128, 128]. */
+  /** Output size [nx, ny] after crop/pad (with `fit: 'whole'`, the least output size). Default [128, 128]. */
   readonly size?: readonly [number, number];
   /**
    * Centre of the crop/pad window in ORIGINAL voxel coordinates [x, y], or `'image'` (default)
