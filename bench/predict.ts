@@ -13,11 +13,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { addSample, completeSampleStore, createSampleStore } from '../src/bayes/store.js';
 import { checkDevice, noGrad, setNumThreads, tensor, tidy } from '../src/engine/index.js';
 import { UNet, type UNetConfig } from '../src/models/index.js';
 import { Predictor } from '../src/predict/index.js';
 import { Rng, writeFileAtomic } from '../src/util/index.js';
+import { randomStore } from './random-store.js';
 import { machine, median, repoRoot, timed } from './util.js';
 
 const { values } = parseArgs({
@@ -39,22 +39,7 @@ const config: UNetConfig = { inChannels: 1, numClasses: 4, depth: 4, baseWidth: 
 const [size, nz] = [128, 10];
 const dir = mkdtempSync(join(tmpdir(), 'hmcseg-bench-predict-'));
 try {
-  let store = createSampleStore(dir, {
-    method: 'ensemble',
-    model: { ...config },
-    preprocess: { size, targetSpacing: null },
-    training: {},
-    passesPerSample: 1,
-    data: { dir: '(synthetic)', fingerprint: '-', splitsFingerprint: '-', numTrainSlices: 0 },
-  });
-  for (let k = 0; k < K; k++) {
-    const net = new UNet({ ...config, seed: k });
-    const w = net.state();
-    store = addSample(store, w, { step: k, cycle: 0, member: k, lr: 0, temperature: 0, loss: 0 });
-    for (const t of Object.values(w)) t.dispose();
-    net.dispose();
-  }
-  completeSampleStore(store);
+  randomStore(dir, config, K, { size, targetSpacing: null });
 
   const rng = new Rng(1);
   const image = Float32Array.from({ length: size * size * nz }, () => rng.uniform());

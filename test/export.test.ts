@@ -6,7 +6,7 @@
  * instance norm and with no norm, MC Dropout with dropout after every block.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,8 @@ async function trainStore(name: string, method: Method, config: TrainConfigInput
 const base = (model: TrainConfigInput['model'], over: TrainConfigInput = {}): TrainConfigInput => ({
   seed: 3,
   threads: 1,
-  data: { labels: 'acdc', size: 32, batchSize: 4, workers: 0 },
+  // The export holds one centre crop: stores predicting by sliding windows are refused (below).
+  data: { labels: 'acdc', size: 32, batchSize: 4, workers: 0, window: 'centre' },
   model: { depth: 3, baseWidth: 4, ...model },
   optim: { steps: 8, lr: 0.05 },
   ...over,
@@ -162,6 +163,11 @@ describe('the exported model', () => {
     expect(() => exportOnnx(stores.hmc, { samples: 0 })).toThrow(/--samples/);
     expect(() => exportOnnx(stores.hmc, { passes: 2 })).toThrow(/--passes 2 needs a model with dropout/);
     expect(() => exportOnnx(root)).toThrow(/not a sample store/);
+    const sliding = join(root, 'hmc-sliding');
+    cpSync(stores.hmc, sliding, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(sliding, 'manifest.json'), 'utf8'));
+    writeFileSync(join(sliding, 'manifest.json'), JSON.stringify({ ...manifest, preprocess: { ...manifest.preprocess, window: 'sliding' } }));
+    expect(() => exportOnnx(sliding)).toThrow(/hmc-sliding: this store predicts whole slices by sliding windows/);
   });
 
   it('BAD CALL - a sample missing a tensor or with a misshapen one: the error names the file and the tensor', () => {

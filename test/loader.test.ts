@@ -234,6 +234,67 @@ describe('createLoader (inline)', () => {
   });
 });
 
+describe('createLoader with samples larger than the batch (random training windows)', () => {
+  const SX = 40;
+  const SY = 30;
+  /** Sample i of SX × SY: image = x + 100·y (each pixel tells where it came from), labels = (x + y + i) % 4. */
+  const big = (n: number): Sample2D[] =>
+    Array.from({ length: n }, (_, i) => ({
+      nx: SX,
+      ny: SY,
+      image: Float32Array.from({ length: SX * SY }, (_, p) => (p % SX) + 100 * Math.floor(p / SX)),
+      labels: Uint8Array.from({ length: SX * SY }, (_, p) => ((p % SX) + Math.floor(p / SX) + i) % 4),
+      labelled: [true, true, true, true],
+      id: `big${i}`,
+    }));
+
+  /** The window offset of batch sample k, checked to be one contiguous window of its sample. */
+  function offsetOf(b: Batch, k: number): [number, number] {
+    const img = b.images.subarray(k * NX * NY, (k + 1) * NX * NY);
+    const ox = img[0] % 100;
+    const oy = Math.floor(img[0] / 100);
+    expect(ox).toBeLessThanOrEqual(SX - NX);
+    expect(oy).toBeLessThanOrEqual(SY - NY);
+    for (let y = 0; y < NY; y++) {
+      for (let x = 0; x < NX; x++) {
+        expect(img[x + NX * y]).toBe(x + ox + 100 * (y + oy));
+        expect(b.labels[k * NX * NY + x + NX * y]).toBe((x + ox + y + oy + b.indices[k]) % 4);
+      }
+    }
+    return [ox, oy];
+  }
+
+  it('draws a whole window of the sample, placed differently each time it is drawn', async () => {
+    const batches = await take(createLoader(big(4), base({ augment: null })), 6);
+    const offsets = new Set(batches.flatMap((b) => [0, 1, 2, 3].map((k) => offsetOf(b, k).join(','))));
+    expect(offsets.size).toBeGreaterThan(8); // 24 draws over 17 × 11 places
+  });
+
+  it('is seeded, resumes exactly, and workers give the inline batches', async () => {
+    const samples = [...big(5), ...makeSamples(2)]; // sizes mixed: window-sized samples are used whole
+    const opts = base({ augment: augmentConfig({ rotation: { p: 1 } }) });
+    const full = await take(createLoader(samples, opts), 5);
+    expectSameBatches(await take(createLoader(samples, opts), 5), full);
+    const other = await take(createLoader(samples, { ...opts, seed: 8 }), 1);
+    expect(other[0].images).not.toEqual(full[0].images);
+    const first = createLoader(samples, opts);
+    await take(first, 2);
+    const saved = first.state();
+    await first.close();
+    expectSameBatches(await take(createLoader(samples, { ...opts, start: saved }), 3), full.slice(2));
+    const w = createLoader(samples, { ...opts, workers: 2, workerUrl });
+    expectSameBatches(await take(w, 5), full);
+    await w.close();
+  });
+
+  it('BAD CALL - rejects a sample smaller than the batch, naming it', () => {
+    const s = { ...big(1)[0], nx: 10, ny: 10, image: new Float32Array(100), labels: new Uint8Array(100), id: 'tiny' };
+    expect(() => createLoader([s], base({ batchSize: 1 }))).toThrow(/sample "tiny" \(#0\) is 10 × 10, smaller than the batch's 24 × 20/);
+    const wrong = { ...big(1)[0], image: new Float32Array(5), id: 'short' };
+    expect(() => createLoader([wrong], base({ batchSize: 1 }))).toThrow(/sample "short" \(#0\) image has 5 values, expected 40\*30/);
+  });
+});
+
 describe('createLoader (worker threads)', () => {
   it('refuses to start workers from TypeScript sources without a compiled entry', () => {
     expect(() => createLoader(makeSamples(4), base({ workers: 1 }))).toThrow(

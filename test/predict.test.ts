@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadCase, makeSplits, openDataset, planSliceTransform, preprocessOptions, writePhantomDataset, writeSplits } from '../src/data/index.js';
+import { loadCase, makeSplits, openDataset, planSliceTransform, preprocessOptions, voxelsOutsideWindow, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { evaluateDirectory } from '../src/evaluate/index.js';
 import { argmax } from '../src/metrics/index.js';
 import { hasPrediction, isPredictionFile, niftiStem, Predictor, readPrediction, writePrediction, type VolumePrediction } from '../src/predict/index.js';
@@ -27,7 +27,7 @@ beforeAll(async () => {
   const config = parseTrainConfig({
     seed: 2,
     threads: 1,
-    data: { labels: 'acdc', size: 32, targetSpacing: TARGET_SPACING, batchSize: 2, workers: 0, augment: 0 },
+    data: { labels: 'acdc', size: 32, targetSpacing: TARGET_SPACING, window: 'sliding', batchSize: 2, workers: 0, augment: 0 },
     model: { depth: 2, baseWidth: 4 },
     optim: { steps: 3 },
     hmc: { cycles: 1, samplesPerCycle: 2, beta: 1 },
@@ -135,6 +135,50 @@ describe('one prediction on a resampled volume', () => {
         expect(cal.bins.correct.reduce((a, v) => a + v, 0)).toBe(right);
         expect(ev.uncertainty!.entropy!.errors).toBe(seg.length - right);
       }
+    }
+  });
+});
+
+describe('whole-image prediction', () => {
+  it("stores trained with window 'sliding' record it and see every voxel; a store without it predicts the centre crop as before", () => {
+    const manifest = JSON.parse(readFileSync(join(store, 'manifest.json'), 'utf8'));
+    expect(manifest.preprocess).toEqual({ size: 32, targetSpacing: TARGET_SPACING, window: 'sliding' });
+    // The same samples, as a store made before whole-image prediction records them.
+    const old = join(root, 'store-centre');
+    cpSync(store, old, { recursive: true });
+    delete manifest.preprocess.window;
+    writeFileSync(join(old, 'manifest.json'), JSON.stringify(manifest));
+
+    const ds = openDataset(testData);
+    const ref = ds.cases[0];
+    const c = loadCase(ds, ref);
+    // These test phantoms resample to 37 × 37 px: a 32 px centre crop leaves a border unseen.
+    const crop = planSliceTransform(c.image.dims[0], c.image.dims[1], [c.image.spacing[0], c.image.spacing[1]], preprocessOptions(manifest.preprocess, 'test'));
+    const oneVoxel = (i: number): Uint8Array => {
+      const l = new Uint8Array(c.image.data.length);
+      l[i] = 1;
+      return l;
+    };
+    // Every 7th voxel that the crop leaves out (counted by the same check as bench/coverage.ts).
+    const outside = Array.from({ length: c.image.data.length }, (_, i) => i).filter((i) => i % 7 === 0 && voxelsOutsideWindow(oneVoxel(i), crop) === 1);
+    expect(outside.length).toBeGreaterThan(0);
+
+    const predictors = [new Predictor(store), new Predictor(old)];
+    try {
+      const [sliding, centre] = predictors.map((p) => p.predict(c.image, ref.image));
+      for (const i of outside) {
+        // Outside the crop: background and entropy 0 for the old store, a real prediction for the new one.
+        expect(centre.segmentation[i]).toBe(0);
+        expect(centre.entropy[i]).toBe(0);
+        expect(sliding.entropy[i]).toBeGreaterThan(0);
+      }
+      const n = sliding.segmentation.length;
+      for (let i = 0; i < n; i += 5) {
+        const sum = sliding.probabilities[i] + sliding.probabilities[n + i] + sliding.probabilities[2 * n + i] + sliding.probabilities[3 * n + i];
+        expect(Math.abs(sum - 1)).toBeLessThan(1e-5);
+      }
+    } finally {
+      for (const p of predictors) p.dispose();
     }
   });
 });

@@ -16,10 +16,15 @@ import { augment, type AugmentConfig } from './augment.js';
 /** Marker and protocol version in `workerData`. */
 export const LOADER_PROTOCOL = 1;
 
-/** All samples packed into two (shared) arrays, `count` planes of `nx * ny`. */
+/**
+ * All samples packed into two (shared) arrays: sample i is the `dims[2i] × dims[2i+1]` plane at
+ * `starts[i]`; batches are `nx × ny` (windows of larger samples).
+ */
 export interface SampleStore {
   readonly images: Float32Array;
   readonly labels: Uint8Array;
+  readonly starts: Float64Array;
+  readonly dims: Int32Array;
   readonly count: number;
   readonly nx: number;
   readonly ny: number;
@@ -62,9 +67,39 @@ function checkSample(image: Float32Array, labels: Uint8Array, nx: number, numCla
   }
 }
 
+/** Seed of the window placement of a sample augmented with `seed` (independent of the augmentation's stream). */
+function windowSeed(seed: number): number {
+  return (Math.imul(seed ^ 0x85ebca6b, 0xc2b2ae35) ^ 0x27d4eb2f) >>> 0;
+}
+
 /**
- * Builds one batch: for each sample, checks its values and augments it with `new Rng(seed)`
- * (or copies it when augmentation is off) into the batch arrays.
+ * The `nx × ny` window of sample `idx` that a job with `seed` uses: the whole sample when it has
+ * that size, else a uniformly placed window drawn with a generator seeded from `seed`.
+ */
+export function sampleWindow(store: SampleStore, idx: number, seed: number): { image: Float32Array; labels: Uint8Array } {
+  const { nx, ny } = store;
+  const sx = store.dims[2 * idx];
+  const sy = store.dims[2 * idx + 1];
+  const start = store.starts[idx];
+  const image = store.images.subarray(start, start + sx * sy);
+  const labels = store.labels.subarray(start, start + sx * sy);
+  if (sx === nx && sy === ny) return { image, labels };
+  const rng = new Rng(windowSeed(seed));
+  const ox = rng.int(sx - nx + 1);
+  const oy = rng.int(sy - ny + 1);
+  const wi = new Float32Array(nx * ny);
+  const wl = new Uint8Array(nx * ny);
+  for (let y = 0; y < ny; y++) {
+    const s = (y + oy) * sx + ox;
+    wi.set(image.subarray(s, s + nx), y * nx);
+    wl.set(labels.subarray(s, s + nx), y * nx);
+  }
+  return { image: wi, labels: wl };
+}
+
+/**
+ * Builds one batch: for each sample, takes its window ({@link sampleWindow}), checks its values
+ * and augments it with `new Rng(seed)` (or copies it when augmentation is off) into the batch arrays.
  *
  * @returns images `B × ny × nx` and labels `B × ny × nx`
  * @throws SampleError naming the store index of the first bad sample
@@ -80,8 +115,7 @@ export function buildBatch(
   const labels = new Uint8Array(b * plane);
   for (let k = 0; k < b; k++) {
     const idx = job.indices[k];
-    const image = store.images.subarray(idx * plane, (idx + 1) * plane);
-    const lab = store.labels.subarray(idx * plane, (idx + 1) * plane);
+    const { image, labels: lab } = sampleWindow(store, idx, job.seeds[k]);
     const outImage = images.subarray(k * plane, (k + 1) * plane);
     const outLabels = labels.subarray(k * plane, (k + 1) * plane);
     try {

@@ -8,6 +8,11 @@
  * of workers give bit-identical batches, and a loader built from {@link BatchLoader.state} continues
  * exactly where the old one stopped.
  *
+ * Samples larger than the batch's `nx × ny` (whole slices, for networks that predict by sliding
+ * windows) give a random `nx × ny` window each time they are drawn, placed by a second generator
+ * seeded from the same (seed, e, p), before augmentation: as deterministic and resumable as the
+ * rest. Samples of exactly `nx × ny` are used whole, as before.
+ *
  * Workers and TypeScript sources: a worker thread runs plain JavaScript, so it needs the compiled
  * `loader-worker.js`. From a build (`tsc -p tsconfig.build.json`, output in `dist/src/data/`) the
  * loader finds it next to itself. When running from `.ts` sources (vitest, or any TS runner) that
@@ -33,6 +38,12 @@ import {
 
 /** One preprocessed 2-D training sample. */
 export interface Sample2D {
+  /**
+   * The sample's grid, at least the loader's `nx × ny` (default: exactly that). Larger samples
+   * give a random window of the loader's size each time they are drawn.
+   */
+  readonly nx?: number;
+  readonly ny?: number;
   /** `nx * ny` values, x fastest. */
   readonly image: Float32Array;
   /** `nx * ny` project classes. */
@@ -51,7 +62,7 @@ export interface LoaderState {
 
 /** Options of {@link createLoader}. */
 export interface LoaderOptions {
-  /** Slice size (all samples share it). */
+  /** Batch slice size (samples are this size or larger, see {@link Sample2D.nx}). */
   readonly nx: number;
   readonly ny: number;
   readonly batchSize: number;
@@ -223,27 +234,38 @@ class Loader implements BatchLoader {
     if (this.#dropLast && n < batchSize) {
       throw new RangeError(`createLoader: ${n} samples are fewer than batchSize ${batchSize} with dropLast`);
     }
-    const plane = nx * ny;
-    const images = new Float32Array(new SharedArrayBuffer(4 * n * plane));
-    const labels = new Uint8Array(new SharedArrayBuffer(n * plane));
+    const dims = new Int32Array(2 * n);
+    const starts = new Float64Array(n + 1);
     samples.forEach((s, i) => {
       const name = sampleName(s, i);
-      if (s.image.length !== plane) {
-        throw new RangeError(`createLoader: sample ${name} image has ${s.image.length} values, expected ${nx}*${ny}`);
+      const sx = s.nx ?? nx;
+      const sy = s.ny ?? ny;
+      if (!Number.isInteger(sx) || !Number.isInteger(sy) || sx < nx || sy < ny) {
+        throw new RangeError(`createLoader: sample ${name} is ${sx} × ${sy}, smaller than the batch's ${nx} × ${ny} (or not integers)`);
       }
-      if (s.labels.length !== plane) {
-        throw new RangeError(`createLoader: sample ${name} labels have ${s.labels.length} values, expected ${nx}*${ny}`);
+      if (s.image.length !== sx * sy) {
+        throw new RangeError(`createLoader: sample ${name} image has ${s.image.length} values, expected ${sx}*${sy}`);
+      }
+      if (s.labels.length !== sx * sy) {
+        throw new RangeError(`createLoader: sample ${name} labels have ${s.labels.length} values, expected ${sx}*${sy}`);
       }
       if (s.labelled.length !== numClasses) {
         throw new RangeError(
           `createLoader: sample ${name} labelled mask has ${s.labelled.length} entries, expected numClasses = ${numClasses}`,
         );
       }
-      images.set(s.image, i * plane);
-      labels.set(s.labels, i * plane);
+      dims[2 * i] = sx;
+      dims[2 * i + 1] = sy;
+      starts[i + 1] = starts[i] + sx * sy;
+    });
+    const images = new Float32Array(new SharedArrayBuffer(4 * starts[n]));
+    const labels = new Uint8Array(new SharedArrayBuffer(starts[n]));
+    samples.forEach((s, i) => {
+      images.set(s.image, starts[i]);
+      labels.set(s.labels, starts[i]);
     });
     this.#samples = samples;
-    this.#store = { images, labels, count: n, nx, ny, numClasses, augment: aug };
+    this.#store = { images, labels, starts, dims, count: n, nx, ny, numClasses, augment: aug };
     this.#batchSize = batchSize;
     this.#numClasses = numClasses;
     this.#seed = Math.trunc(seed);

@@ -4,7 +4,8 @@
  *
  * Pipeline per volume: percentile clip + z-score over the whole volume ({@link normalizeIntensity}),
  * then per slice an optional in-plane resampling to a target spacing and a crop/pad to a fixed size
- * about a centre ({@link preprocessSlice}). {@link invertProbabilities} and {@link invertMap} undo
+ * about a centre, or (`fit: 'whole'`) a pad of the whole slice up to at least that size
+ * ({@link preprocessSlice}). {@link invertProbabilities} and {@link invertMap} undo
  * the geometric part.
  *
  * Layout: a slice is row-major with x fastest (`img[x + nx*y]`, NIfTI order, see `volume.ts`);
@@ -43,7 +44,7 @@ export interface PreprocessOptions extends NormalizeOptions {
    * (default true: converted copies such as the shared ACDC/EMIDEC data write pixdim 1).
    */
   readonly unitSpacingIsUnknown?: boolean;
-  /** Output size [nx, ny] after crop/pad. Default [128, 128]. */
+  /** Output size [nx, ny] after crop/pad (with `fit: 'whole'`, the least output size). Default [128, 128]. */
   readonly size?: readonly [number, number];
   /**
    * Centre of the crop/pad window in ORIGINAL voxel coordinates [x, y], or `'image'` (default)
@@ -53,6 +54,12 @@ export interface PreprocessOptions extends NormalizeOptions {
    * the image centre on ACDC and EMIDEC, so none is offered.
    */
   readonly centre?: 'image' | readonly [number, number];
+  /**
+   * `'crop'` (default): the output is `size`, cropped/padded about `centre`. `'whole'`: the output
+   * is the whole resampled grid, padded (about `centre`) up to at least `size` on each axis and
+   * never cropped, so that every input voxel reaches the network (see {@link PreprocessConfig.window}).
+   */
+  readonly fit?: 'crop' | 'whole';
 }
 
 /**
@@ -129,11 +136,33 @@ export interface PreprocessConfig {
   readonly size: number;
   /** In-plane spacing to resample to (mm), or null to keep the grid. */
   readonly targetSpacing: number | null;
+  /**
+   * How the network sees a slice. `'centre'` (absent: stores made before this field, which keep
+   * predicting as they were trained): one `size` window about the image centre; voxels outside
+   * get background. `'sliding'`: the whole (resampled) slice, padded up to `size` where smaller;
+   * training draws a random `size` window of it per sample, prediction fuses overlapping windows
+   * with Gaussian weights (`src/predict/sliding.ts`).
+   */
+  readonly window?: 'centre' | 'sliding';
 }
 
 /** The {@link PreprocessOptions} of a stored {@link PreprocessConfig}; `source` names the volume in errors. */
 export function preprocessOptions(p: PreprocessConfig, source: string): PreprocessOptions {
-  return { size: [p.size, p.size], targetSpacing: p.targetSpacing, source };
+  const fit = (p.window ?? 'centre') === 'sliding' ? 'whole' : 'crop';
+  return { size: [p.size, p.size], targetSpacing: p.targetSpacing, fit, source };
+}
+
+/**
+ * The median in-plane spacing (mm) over volumes whose spacing is known ({@link spacingIsKnown};
+ * both in-plane axes pooled), or null when none is: the default target spacing of training
+ * (nnU-Net's rule), so data without real spacing keep their pixels.
+ */
+export function medianKnownSpacing(spacings: readonly (readonly number[])[]): number | null {
+  const known: number[] = [];
+  for (const s of spacings) if (spacingIsKnown(s)) known.push(s[0], s[1]);
+  if (known.length === 0) return null;
+  known.sort((a, b) => a - b);
+  return percentileSorted(known, 50);
 }
 
 const DEFAULT_SIZE: readonly [number, number] = [128, 128];
@@ -339,12 +368,16 @@ export function planSliceTransform(
     cx = sourceCoordInverse(px, nx, rx);
     cy = sourceCoordInverse(py, ny, ry);
   }
+  const fit = options.fit ?? 'crop';
+  if (fit !== 'crop' && fit !== 'whole') throw new RangeError(`${src}: fit must be 'crop' or 'whole', got ${String(fit)}`);
+  const mx = fit === 'whole' ? Math.max(rx, size[0]) : size[0];
+  const my = fit === 'whole' ? Math.max(ry, size[1]) : size[1];
   return {
     originalDims: [nx, ny],
     spacing: [dx, dy],
     resampledDims: [rx, ry],
-    outputDims: [size[0], size[1]],
-    offset: [windowOffset(cx, rx, size[0]), windowOffset(cy, ry, size[1])],
+    outputDims: [mx, my],
+    offset: [windowOffset(cx, rx, mx), windowOffset(cy, ry, my)],
   };
 }
 
@@ -520,4 +553,36 @@ function invertPlanes(values: Float32Array, transform: SliceTransform | VolumeTr
     out.set(resampled ? resampleBilinear(window, rx, ry, nx, ny) : window, z * nx * ny);
   }
   return out;
+}
+
+/**
+ * The number of labelled (non-zero) voxels of a label volume on the original grid that fall
+ * outside the output window of `transform`, i.e. that the network never sees (each voxel is
+ * placed at its nearest resampled pixel). 0 for every volume is what whole-image preprocessing
+ * (`fit: 'whole'`) guarantees; a centre crop can miss heart voxels.
+ *
+ * @param labels `k` slices of `originalDims`
+ */
+export function voxelsOutsideWindow(labels: Uint8Array, transform: SliceTransform | VolumeTransform): number {
+  const { slice: t, nz } = sliceOf(transform);
+  const [nx, ny] = t.originalDims;
+  const [rx, ry] = t.resampledDims;
+  const [mx, my] = t.outputDims;
+  const k = countSlices(labels.length, nx * ny, nz, 'voxelsOutsideWindow');
+  const inX = Uint8Array.from({ length: nx }, (_, x) => {
+    const r = nearestIndex(x, rx, nx) - t.offset[0];
+    return r >= 0 && r < mx ? 1 : 0;
+  });
+  const inY = Uint8Array.from({ length: ny }, (_, y) => {
+    const r = nearestIndex(y, ry, ny) - t.offset[1];
+    return r >= 0 && r < my ? 1 : 0;
+  });
+  let outside = 0;
+  for (let z = 0; z < k; z++) {
+    for (let y = 0; y < ny; y++) {
+      const row = (z * ny + y) * nx;
+      for (let x = 0; x < nx; x++) if (labels[row + x] !== 0 && !(inX[x] && inY[y])) outside++;
+    }
+  }
+  return outside;
 }

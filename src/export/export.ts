@@ -129,6 +129,12 @@ export function exportOnnx(storeDir: string, opts: ExportOptions = {}): OnnxExpo
   checkCount(passes, 10000, '--passes', storeDir);
   const pre = m.preprocess as unknown as PreprocessConfig;
   if (!Number.isInteger(pre.size) || pre.size < 1) throw new Error(`${storeDir}/manifest.json: preprocess.size is not a positive integer`);
+  if ((pre.window ?? 'centre') !== 'centre') {
+    throw new Error(
+      `${storeDir}: this store predicts whole slices by sliding windows (preprocess.window '${pre.window}'); an ONNX export ` +
+        `holds one centre crop of ${pre.size} px and would not give hmcseg predict's output. Export a store trained with data.window 'centre'.`,
+    );
+  }
   const config: UNetConfig = { ...UNET_DEFAULTS, ...(m.model as Partial<UNetConfig>) };
   const maskSeed = opts.seed ?? config.seed;
   // Built as prediction builds it (weights initialised from the seed), for its generator only.

@@ -4,6 +4,7 @@
  */
 export { assemblePrediction, copySlicesClassMajor, type GridOutputs, type GridPrediction } from './assemble.js';
 export { Predictor, type PredictOptions, type VolumePrediction } from './predict.js';
+export { gaussianImportance, slidingWindowSoftmax, windowStarts, type SlidingWindowOptions } from './sliding.js';
 export {
   hasPrediction,
   isPredictionFile,

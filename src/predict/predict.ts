@@ -7,6 +7,11 @@
  * file, the probability files and every score describe one prediction (also when preprocessing
  * resampled the volume).
  *
+ * Stores trained with `preprocess.window: 'sliding'` see the whole slice: each pass fuses
+ * overlapping Gaussian-weighted windows first (`sliding.ts`), then enters the accumulator, so the
+ * mutual information stays the disagreement between passes. Stores without it predict one crop
+ * about the image centre, as they were trained.
+ *
  * Memory stays bounded by one model plus the running sums: samples are loaded one at a time.
  */
 import type { Volume } from '../data/volume.js';
@@ -17,6 +22,7 @@ import { checkDevice, noGrad, tensor, tidy } from '../engine/index.js';
 import { UNet, type UNetConfig } from '../models/unet.js';
 import { UncertaintyAccumulator, type RegionScores, type ScoreOptions } from '../uncertainty/index.js';
 import { assemblePrediction } from './assemble.js';
+import { slidingWindowSoftmax } from './sliding.js';
 
 export interface PredictOptions {
   /** Use the last K weight samples, the latest and best-trained (default: all). */
@@ -111,6 +117,12 @@ export class Predictor {
 
   /** One forward pass over all slices: softmax, class-major over the volume (C × nz·H·W). */
   #softmax(images: Float32Array, nz: number, mx: number, my: number): Float32Array {
+    if ((this.#pre.window ?? 'centre') === 'sliding') {
+      const w = this.#pre.size;
+      const forward = (windows: Float32Array, b: number): Float32Array =>
+        noGrad(() => tidy(() => this.#model.forward(tensor(windows, [b, 1, w, w])).softmax(1).contiguous().toFloat32()));
+      return slidingWindowSoftmax(images, nz, mx, my, forward, { window: [w, w], numClasses: NUM_CLASSES, batchSize: this.#batch });
+    }
     const plane = mx * my;
     const out = new Float32Array(NUM_CLASSES * nz * plane);
     for (let z0 = 0; z0 < nz; z0 += this.#batch) {

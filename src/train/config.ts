@@ -30,10 +30,22 @@ export const TrainConfigSchema = z
       .object({
         /** Label map of the training data: 'auto' (the layout's default: ACDC's, the folder's labels.json, nnU-Net's dataset.json) | 'acdc' | 'emidec' | 'project' | a JSON file. */
         labels: z.string().default('auto'),
-        /** Network input size (square), after crop/pad. */
+        /** Network input size (square): the centre crop, or the training window and the sliding window of prediction. */
         size: positiveInt.default(128),
-        /** In-plane spacing to resample to (mm), or null to keep the grid (the shared data has pixdim 1). */
-        targetSpacing: z.number().positive().nullable().default(null),
+        /**
+         * In-plane spacing to resample to (mm); null (default) keeps the grid; 'median' is the
+         * training split's median in-plane spacing over files whose spacing is known (pixdim 1 is
+         * unknown), so the shared data (pixdim 1 everywhere) keep their pixels as with null.
+         */
+        targetSpacing: z.union([z.number().positive(), z.literal('median')]).nullable().default(null),
+        /**
+         * 'sliding': the network sees whole slices (random training windows, Gaussian sliding
+         * windows at prediction); absent or 'centre': one crop about the image centre. Optional
+         * without a default so that the config hash of runs made before it stays the same; not yet
+         * the default because the ONNX export and the viewer's in-browser inference predict one
+         * centre crop and refuse sliding stores.
+         */
+        window: z.enum(['centre', 'sliding']).optional(),
         batchSize: positiveInt.default(8),
         /** Augmentation worker threads (0: inline). */
         workers: z.number().int().nonnegative().default(1),

@@ -51,7 +51,7 @@ import { DivergenceError, withRollback } from './rollback.js';
 import { allreduceValues, checkSameWeights, reduceStep, shardCounts } from './parallel.js';
 import { openRunFile } from './run-file.js';
 import type { PreprocessConfig } from '../data/preprocess.js';
-import { loadTrainingSlices } from './slices.js';
+import { loadTrainingSlices, resolvePreprocess } from './slices.js';
 import { removeStaleTemps } from '../util/atomic.js';
 import { batchTensors, trainStep, type StepResult } from './step.js';
 
@@ -136,8 +136,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (splits.datasetFingerprint !== fp) {
     throw new Error(`${opts.splits}: these splits were made for another data set than ${opts.data} (fingerprints differ)`);
   }
-  const pre: PreprocessConfig = { size: config.data.size, targetSpacing: config.data.targetSpacing };
-  const samples = loadTrainingSlices(dataset, splitCases(dataset, splits, 'train'), pre);
+  const trainRefs = splitCases(dataset, splits, 'train');
+  const existing = existsSync(join(out, 'manifest.json')) ? openSampleStore(out) : undefined;
+  // A resumed store keeps the preprocessing it recorded (same config hash, so the same request).
+  const pre: PreprocessConfig = existing
+    ? (existing.manifest.preprocess as unknown as PreprocessConfig)
+    : resolvePreprocess(trainRefs, config.data);
+  const samples = loadTrainingSlices(dataset, trainRefs, pre);
   if (samples.length === 0) throw new Error(`${opts.splits}: the training split has no slices`);
 
   const method = methodFromConfig(opts.method, config);
