@@ -221,7 +221,7 @@ describe('process groups: bad environments and arguments', () => {
       expect(Array.from(pg.allreduce(t, 'mean').toArray() as Float32Array)).toEqual([2, 2, 2, 2, 2, 2]);
       expect(() => pg.broadcast(t, 1)).toThrow(/^broadcast: root must be a rank in 0\.\.0, got 1/);
       expect(() => pg.allreduce(t.transpose(0, 1))).toThrow(/^allreduce: the tensor must be contiguous/);
-      expect(() => pg.allreduce(t, 'max' as 'sum')).toThrow(/^allreduce: op must be 'sum' or 'mean', got "max"/);
+      expect(() => pg.allreduce(t, 'min' as 'sum')).toThrow(/^allreduce: op must be 'sum', 'mean' or 'max', got "min"/);
       pg.barrier();
     } finally {
       pg.shutdown();
