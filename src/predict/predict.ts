@@ -10,12 +10,21 @@
  * Memory stays bounded by one model plus the running sums: samples are loaded one at a time.
  */
 import type { Volume } from '../data/volume.js';
-import { invertMap, preprocessOptions, preprocessVolume, type PreprocessConfig } from '../data/preprocess.js';
+import { invertMap, invertProbabilities, preprocessOptions, preprocessVolume, spacingIsKnown, type PreprocessConfig } from '../data/preprocess.js';
 import { NUM_CLASSES } from '../data/labels.js';
 import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
 import { noGrad, tensor, tidy } from '../engine/index.js';
 import { UNet, type UNetConfig } from '../models/unet.js';
-import { UncertaintyAccumulator, type RegionScores, type ScoreOptions } from '../uncertainty/index.js';
+import { argmax } from '../metrics/calibration.js';
+import {
+  DEFAULT_WARNING_SCORE,
+  SampleDisagreement,
+  UncertaintyAccumulator,
+  withWarningScore,
+  type ScoreName,
+  type ScoreOptions,
+  type SliceScores,
+} from '../uncertainty/index.js';
 import { assemblePrediction } from './assemble.js';
 
 export interface PredictOptions {
@@ -26,6 +35,8 @@ export interface PredictOptions {
   /** Slices per forward pass (default 16). */
   readonly batchSize?: number;
   readonly scores?: ScoreOptions;
+  /** The score written as `score`, the warning score (default {@link DEFAULT_WARNING_SCORE}). */
+  readonly warningScore?: ScoreName;
 }
 
 /** A volume's prediction, on the input's own grid. */
@@ -43,8 +54,12 @@ export interface VolumePrediction {
   readonly expectedEntropy: Float32Array;
   /** Forward passes averaged (weight samples × dropout passes). */
   readonly passes: number;
-  readonly slices: RegionScores[];
-  readonly volume: RegionScores;
+  /** The score named here is copied into every `score` field. */
+  readonly warningScore: ScoreName;
+  /** Unit of the `volumeStd*` scores, when there are (≥ 2 passes): ml with a known spacing. */
+  readonly volumeUnit?: 'ml' | 'voxels';
+  readonly slices: SliceScores[];
+  readonly volume: SliceScores;
 }
 
 export class Predictor {
@@ -57,6 +72,7 @@ export class Predictor {
   readonly #pre: PreprocessConfig;
   readonly #batch: number;
   readonly #scores: ScoreOptions;
+  readonly #warningScore: ScoreName;
 
   constructor(storeDir: string, opts: PredictOptions = {}) {
     this.store = openSampleStore(storeDir);
@@ -75,6 +91,7 @@ export class Predictor {
     this.#pre = m.preprocess as unknown as PreprocessConfig;
     this.#batch = opts.batchSize ?? 16;
     this.#scores = opts.scores ?? {};
+    this.#warningScore = opts.warningScore ?? DEFAULT_WARNING_SCORE;
   }
 
   /** Segments `image` (`source` names it in errors) and computes its uncertainty. */
@@ -85,6 +102,13 @@ export class Predictor {
     const plane = mx * my;
     const acc = new UncertaintyAccumulator({ numClasses: NUM_CLASSES, numPixels: nz * plane });
     const model = this.#model;
+    // Each pass's own segmentation on the input grid (the mean's inversion, then arg-max), for
+    // the disagreement scores; with one pass there is nothing to disagree.
+    const [sx, sy, sz] = image.spacing;
+    const disagreement =
+      this.sampleCount * this.passes > 1
+        ? new SampleDisagreement({ dims: image.dims, ...(spacingIsKnown(image.spacing) ? { voxelMl: (sx * sy * sz) / 1000 } : {}) })
+        : undefined;
     for (const i of this.sampleIndices) {
       const weights = loadSample(this.store, i);
       try {
@@ -95,15 +119,26 @@ export class Predictor {
       model.eval();
       // MC Dropout: running BatchNorm statistics, dropout kept on.
       model.setDropoutActive(this.passes > 1);
-      for (let pass = 0; pass < this.passes; pass++) acc.add(this.#softmax(pre.image, nz, mx, my));
+      for (let pass = 0; pass < this.passes; pass++) {
+        const probs = this.#softmax(pre.image, nz, mx, my);
+        acc.add(probs);
+        disagreement?.add(argmax(invertProbabilities(probs, NUM_CLASSES, pre.transform), NUM_CLASSES));
+      }
     }
     const maps = acc.result();
     const dims = image.dims;
+    const grid = assemblePrediction(maps, NUM_CLASSES, pre.transform, dims, this.#scores);
+    const d = disagreement?.result();
+    const ws = this.#warningScore;
     return {
       dims,
-      ...assemblePrediction(maps, NUM_CLASSES, pre.transform, dims, this.#scores),
+      ...grid,
+      slices: grid.slices.map((s, z) => withWarningScore(s, d?.slices[z], ws)),
+      volume: withWarningScore(grid.volume, d?.volume, ws),
       expectedEntropy: invertMap(maps.expectedEntropy, pre.transform),
       passes: maps.samples,
+      warningScore: ws,
+      ...(d === undefined ? {} : { volumeUnit: d.volumeUnit }),
     };
   }
 
