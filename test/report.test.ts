@@ -62,6 +62,9 @@ function summary(x: SummaryNumbers): EvaluationSummary {
     spearman: spearman === null ? { value: null, reason: 'constant-input' as const } : { value: spearman },
     // The curve summarize saves for cases(): scores 0.1 ok, 0.2 ok, 0.3 failed, 0.4 failed.
     riskCoverage: { coverage: [0.25, 0.5, 0.75, 1], risk: [0, 0, 1 / 3, 0.5] },
+    aurc: { value: 0.2 },
+    eAurc: { value: 0.05 },
+    diceRiskCoverage: { coverage: [0.25, 0.5, 0.75, 1], risk: [0.05, 0.1, 0.2, 0.3] },
   });
   return {
     cases: 2,

@@ -20,6 +20,7 @@ export {
   type StructureName,
 } from './case.js';
 export {
+  chooseWarningScore,
   stat,
   summarize,
   type CalibrationSummary,
@@ -28,9 +29,11 @@ export {
   type FailureSummary,
   type MapErrorSummary,
   type PooledCalibration,
+  type ScoreFailure,
   type Stat,
   type StructureSummary,
   type SummaryOptions,
+  type WarningScoreChoice,
 } from './summary.js';
 export {
   evaluateDirectory,

@@ -23,7 +23,7 @@ import * as z from 'zod';
 import { CLASSES, NUM_CLASSES } from '../data/labels.js';
 import { NIFTI_DATATYPES, readNiftiImage, readNiftiLabels, writeNifti } from '../data/nifti.js';
 import type { Volume } from '../data/volume.js';
-import { SCORE_NAMES, type ScoreName } from '../uncertainty/index.js';
+import { SCORE_NAMES, type NamedScores, type ScoreName } from '../uncertainty/index.js';
 import { readJsonFile, writeFileAtomic } from '../util/index.js';
 import type { VolumePrediction } from './predict.js';
 
@@ -123,8 +123,6 @@ export interface PredictionFiles {
   };
 }
 
-/** The warning score and the named scores a file holds (null: not finite, e.g. no foreground). */
-export type NamedScores = { readonly score: number } & Readonly<Partial<Record<ScoreName, number | null>>>;
 
 /** Affine entries may differ by this much (float32 headers). */
 const AFFINE_TOLERANCE = 1e-4;

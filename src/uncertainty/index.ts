@@ -6,6 +6,7 @@ export {
   uncertaintyScores,
   withWarningScore,
   type RegionScores,
+  type NamedScores,
   type ScoreName,
   type ScoreOptions,
   type SliceScores,

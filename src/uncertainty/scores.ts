@@ -56,6 +56,9 @@ export type ScoreName = (typeof SCORE_NAMES)[number];
 /** The warning score when nothing else is chosen (an experiment chooses one on validation). */
 export const DEFAULT_WARNING_SCORE: ScoreName = 'entropyRegion';
 
+/** The warning score and the named scores, as a file stores them (null: not finite, e.g. no foreground). */
+export type NamedScores = { readonly score: number } & Readonly<Partial<Record<ScoreName, number | null>>>;
+
 /** A slice's or volume's scores: the region ones, and the disagreement ones when there are ≥ 2 samples. */
 export type SliceScores = RegionScores & Partial<DisagreementScores>;
 
