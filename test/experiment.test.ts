@@ -64,6 +64,17 @@ describe('experiment (demo preset, 6 steps)', () => {
       ['ensemble', 2],
     ]);
     expect(results.config.optim.steps).toBe(6);
+    // The warning score of each method is chosen on the validation split, and every row uses it.
+    for (const { method, warningScore } of results.rows) {
+      const choice = results.warningScores[method];
+      expect(choice.evaluation).toBe(`evaluations/${method}__validation.json`);
+      expect(existsSync(join(out(), choice.evaluation!))).toBe(true);
+      expect(warningScore).toBe(choice.score);
+    }
+    // One network (one pass) has no disagreement score to choose; the ensemble has.
+    expect(results.warningScores.deterministic.candidates.map((c) => c.score)).not.toContain('pairwiseDice');
+    const ensembleVal = JSON.parse(readFileSync(join(out(), 'evaluations', 'ensemble__validation.json'), 'utf8'));
+    expect(Object.keys(ensembleVal.summary.failure.scores)).toContain('pairwiseDice');
     expect(existsSync(join(out(), 'results.json'))).toBe(true);
   }, 120_000);
 

@@ -22,6 +22,7 @@ export {
 export {
   chooseWarningScore,
   stat,
+  WARNING_SCORE_RULE,
   summarize,
   type CalibrationSummary,
   type CohortSummary,

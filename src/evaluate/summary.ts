@@ -363,6 +363,10 @@ export interface WarningScoreChoice {
   readonly candidates: readonly { readonly score: ScoreName; readonly auroc: number; readonly aurc: number | null }[];
 }
 
+/** {@link chooseWarningScore}'s rule in words, as results record it. */
+export const WARNING_SCORE_RULE =
+  'highest validation slice AUROC (Dice < τ) among scores defined on every slice; ties by lower slice AURC (risk 1 − Dice), then SCORE_NAMES order';
+
 /** Scores whose slice AUROCs differ by less than this are tied. */
 const AUROC_TIE = 1e-9;
 
@@ -374,7 +378,7 @@ const AUROC_TIE = 1e-9;
  * passed or every slice failed), {@link DEFAULT_WARNING_SCORE}, saying why.
  */
 export function chooseWarningScore(validation: EvaluationSummary): WarningScoreChoice {
-  const rule = 'highest validation slice AUROC (Dice < τ) among scores defined on every slice; ties by lower slice AURC (risk 1 − Dice), then SCORE_NAMES order';
+  const rule = WARNING_SCORE_RULE;
   const candidates = SCORE_NAMES.flatMap((score) => {
     const f = validation.failure.scores?.[score]?.slice;
     if (f === undefined || f.unscored > 0 || f.auroc.value === null) return [];
