@@ -1,7 +1,9 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerPredictCommand } from '../src/cli/predict.js';
 import { loadCase, makeSplits, openDataset, planSliceTransform, preprocessOptions, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { evaluateDirectory } from '../src/evaluate/index.js';
 import { argmax } from '../src/metrics/index.js';
@@ -126,6 +128,25 @@ describe('one prediction on a resampled volume', () => {
     } finally {
       for (const x of [one, two, bad]) x.dispose();
     }
+  });
+
+  it('hmcseg predict --warning-score: `score` copies the named score, every score is written', async () => {
+    const out = join(root, 'pred-cli');
+    const program = new Command().exitOverride();
+    registerPredictCommand(program);
+    await program.parseAsync(['predict', '--model', store, '--input', testData, '--out', out, '--warning-score', 'volumeCV'], { from: 'user' });
+    const name = niftiStem(openDataset(testData).cases[0].image);
+    const u = JSON.parse(readFileSync(join(out, `${name}_uncertainty.json`), 'utf8'));
+    expect(u.warningScore).toBe('volumeCV');
+    expect(u.volumeUnit).toBe('ml');
+    for (const s of [u.volume, ...u.slices]) {
+      expect(s.score).toBe(s.volumeCV);
+      for (const n of SCORE_NAMES) expect(n in s, n).toBe(true);
+    }
+    const bad = new Command().exitOverride();
+    bad.configureOutput({ writeErr: () => undefined });
+    registerPredictCommand(bad);
+    await expect(bad.parseAsync(['predict', '--model', store, '--input', testData, '--out', out, '--warning-score', 'nope'], { from: 'user' })).rejects.toThrow(/nope.*Allowed choices/s);
   });
 
   it('uint8 probabilities round to 1/255 and leave the segmentation as it is', () => {

@@ -2,17 +2,21 @@
  * `hmcseg predict`: segmentation and uncertainty maps for NIfTI volumes, from a sample store.
  *
  *   hmcseg predict --model STORE --input FILE_OR_DIR --out DIR [--samples K] [--passes N] [--save-probs] [--probs-dtype float32|uint8]
+ *                  [--warning-score NAME]
  *
  * For each input NAME.nii(.gz), on the input's own grid and affine: NAME_seg.nii.gz (project classes
  * 0 bg, 1 LV, 2 MYO, 3 RV), NAME_entropy.nii.gz, NAME_mi.nii.gz, NAME_uncertainty.json (slice- and
  * volume-level scores) and, with --save-probs, NAME_prob_<class>.nii.gz (the format and its
- * reader: src/predict/files.ts).
+ * reader: src/predict/files.ts). The JSON holds every score by name; its `score` is the warning
+ * score, entropyRegion unless --warning-score names another (e.g. the one an experiment chose on
+ * validation, results.json `warningScores`).
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { readNiftiImage } from '../data/nifti.js';
 import { isPredictionFile, niftiStem, Predictor, writePrediction, type ProbabilityStorage } from '../predict/index.js';
+import { DEFAULT_WARNING_SCORE, SCORE_NAMES, type ScoreName } from '../uncertainty/index.js';
 import { integerIn } from './args.js';
 import { formatSeconds, progressBar } from './progress.js';
 
@@ -48,6 +52,7 @@ interface PredictCliOptions {
   readonly passes?: number;
   readonly saveProbs?: boolean;
   readonly probsDtype: ProbabilityStorage;
+  readonly warningScore: ScoreName;
 }
 
 export function registerPredictCommand(program: Command): void {
@@ -61,9 +66,14 @@ export function registerPredictCommand(program: Command): void {
     .option('--passes <n>', 'dropout passes per sample (default: the store’s)', integerIn(1, 10000, 'must be a positive integer'))
     .option('--save-probs', 'also write the mean class probabilities')
     .addOption(new Option('--probs-dtype <type>', 'storage of the probabilities').choices(['float32', 'uint8']).default('float32'))
+    .addOption(
+      new Option('--warning-score <name>', 'the score copied into `score` (disagreement scores need ≥ 2 samples or passes)')
+        .choices(SCORE_NAMES)
+        .default(DEFAULT_WARNING_SCORE),
+    )
     .action((o: PredictCliOptions) => {
       const inputs = findInputs(o.input);
-      const predictor = new Predictor(o.model, { samples: o.samples, passes: o.passes });
+      const predictor = new Predictor(o.model, { samples: o.samples, passes: o.passes, warningScore: o.warningScore });
       const bar = progressBar('predict');
       const started = performance.now();
       try {
