@@ -165,11 +165,7 @@ export function riskCoverage(uncertainty: ArrayLike<number>, errors: ArrayLike<n
 export function riskCoverageOfSplit(s: SplitScores): RiskCoverage {
   const nErr = s.pos.length;
   const n = nErr + s.neg.length;
-  if (n === 0) {
-    const empty = { value: NaN, reason: 'empty-input' } as const;
-    const none = new Float64Array(0);
-    return { thresholds: none, coverage: none, risk: none, aurc: empty, optimalAurc: empty, eAurc: empty };
-  }
+  if (n === 0) return emptyRiskCoverage();
   // Ascending uncertainty = descending negated uncertainty.
   const negated: SplitScores = { pos: negateReversed(s.pos), neg: negateReversed(s.neg) };
   const thresholds: number[] = [];
@@ -221,11 +217,7 @@ export function riskCoverageOfRisks(uncertainty: ArrayLike<number>, risks: Array
     if (risks[i] < 0 || risks[i] > 1) throw new RangeError(`${where}: risks[${i}] = ${risks[i]} is outside [0, 1]`);
   }
   const n = uncertainty.length;
-  if (n === 0) {
-    const empty = { value: NaN, reason: 'empty-input' } as const;
-    const none = new Float64Array(0);
-    return { thresholds: none, coverage: none, risk: none, aurc: empty, optimalAurc: empty, eAurc: empty };
-  }
+  if (n === 0) return emptyRiskCoverage();
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => uncertainty[a] - uncertainty[b]);
   const thresholds: number[] = [];
   const coverage: number[] = [];
@@ -257,6 +249,13 @@ export function riskCoverageOfRisks(uncertainty: ArrayLike<number>, risks: Array
     optimalAurc: { value: optimal },
     eAurc: { value: aurc - optimal },
   };
+}
+
+/** The risk–coverage of no element: no curve, areas NaN `empty-input`. */
+function emptyRiskCoverage(): RiskCoverage {
+  const empty = { value: NaN, reason: 'empty-input' } as const;
+  const none = new Float64Array(0);
+  return { thresholds: none, coverage: none, risk: none, aurc: empty, optimalAurc: empty, eAurc: empty };
 }
 
 function negateReversed(a: Float64Array): Float64Array {
