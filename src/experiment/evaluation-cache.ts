@@ -105,8 +105,8 @@ function readCached(ctx: Context, path: string, store: string): CachedEvaluation
   const raw = readJsonFile(path, z.unknown(), WHAT);
   const head = parseJson(raw, SavedHeader, WHAT, path);
   if (head.store !== store) ctx.log(`evaluate: ${path} was made from another store; evaluating again`);
-  else if (!('aurc' in head.summary.failure.slice)) {
-    ctx.log(`evaluate: ${path} has no failure AURC nor named scores (made by an older hmcseg); evaluating again`);
+  else if (!('riskCoverage' in head.summary.failure.slice) || !('aurc' in head.summary.failure.slice)) {
+    ctx.log(`evaluate: ${path} has no slice risk–coverage curve or failure AURC (made by an older hmcseg); evaluating again`);
   } else return parseJson(raw, CachedEvaluationSchema, WHAT, path);
   return undefined;
 }
