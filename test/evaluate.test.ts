@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { registerEvaluateCommand, runEvaluate } from '../src/cli/evaluate.js';
 import { writeNifti, type Volume } from '../src/data/index.js';
 import {
+  chooseWarningScore,
   evaluateCase,
   evaluateDirectory,
   summarize,
@@ -305,6 +306,59 @@ describe('summarize', () => {
     close(s.failure.volume.riskCoverage, [1 / 2, 1], [1, 1]);
     // At 0.5 only C0 fails.
     close(summarize(cases, { failureThreshold: 0.5 }).failure.slice.riskCoverage, [1 / 3, 2 / 3, 1], [1, 1 / 2, 1 / 3]);
+  });
+
+  it('every named score: AUROC, AURC and e-AURC (risk = 1 − Dice); the warning score chosen by the stated rule', () => {
+    // Slices (mean Dice → risk): A0 0.75 → 0.25 (fails), A1 1 → 0, C0 1/3 → 2/3 (fails); D0 no Dice.
+    const named = [
+      { ...caseA,
+        sliceScores: [
+          { score: 0.7, entropyRegion: 0.7, pairwiseDice: 0.9, volumeCV: 0.5, entropyForeground: null },
+          { score: 0.2, entropyRegion: 0.2, pairwiseDice: 0.1, volumeCV: 0.1, entropyForeground: 0.3 },
+        ],
+        volumeScores: { entropyRegion: 0.5, pairwiseDice: 0.6 } },
+      { ...caseC, sliceScores: [{ score: 0.1, entropyRegion: 0.1, pairwiseDice: 0.8, volumeCV: 0.6, entropyForeground: 0.5 }], volumeScores: { entropyRegion: 0.3, pairwiseDice: 0.7 } },
+      { ...caseD, sliceScores: [{ score: 0.4, entropyRegion: 0.4, pairwiseDice: 0.2, volumeCV: 0.2, entropyForeground: 0.6 }], volumeScores: { entropyRegion: 0.1, pairwiseDice: 0.2 } },
+    ].map(evaluateCase);
+    const n = summarize(named);
+    expect(Object.keys(n.failure.scores!)).toEqual(['entropyRegion', 'entropyForeground', 'pairwiseDice', 'volumeCV']);
+    // Oracle: risks ascending 0, 0.25, 2/3 → running means 0, 0.125, 11/36; optimal AURC = (0.125 + 11/36)/3.
+    const optimal = (0.125 + 11 / 36) / 3;
+    // entropyRegion covers C0, A1, A0: running means 2/3, 1/3, 11/36.
+    const byEntropy = (2 / 3 + 1 / 3 + 11 / 36) / 3;
+    // pairwiseDice covers A1, C0, A0: 0, 1/3, 11/36. volumeCV covers A1, A0, C0: the oracle's order.
+    const byPairs = (1 / 3 + 11 / 36) / 3;
+    const table: [string, number, number][] = [
+      ['entropyRegion', 0.5, byEntropy],
+      ['pairwiseDice', 1, byPairs],
+      ['volumeCV', 1, optimal],
+    ];
+    for (const [name, auroc, aurc] of table) {
+      const f = n.failure.scores![name as 'pairwiseDice']!.slice;
+      expect(f, name).toMatchObject({ n: 3, excluded: 1, unscored: 0, failures: 2 });
+      expect(f.auroc.value, name).toBeCloseTo(auroc, 12);
+      expect(f.aurc.value, name).toBeCloseTo(aurc, 12);
+      expect(f.eAurc.value, name).toBeCloseTo(aurc - optimal, 12);
+    }
+    // The warning score `score` is entropyRegion here: the same numbers.
+    expect(n.failure.slice.aurc.value).toBeCloseTo(byEntropy, 12);
+    // entropyForeground is null on A0: that slice is unscored; D0 (no Dice) excluded; 1 of 2 left fails.
+    expect(n.failure.scores!.entropyForeground!.slice).toMatchObject({ n: 2, excluded: 1, unscored: 1, failures: 1, auroc: { value: 1 } });
+    expect(n.failure.scores!.entropyForeground!.volume).toMatchObject({ n: 0, unscored: 3 });
+    // Volumes: A and C both fail (AUROC single-class); A (risk 0.25) at 0.6 after C (2/3) at 0.7 for pairwiseDice.
+    const v = n.failure.scores!.pairwiseDice!.volume;
+    expect(v).toMatchObject({ n: 2, failures: 2, auroc: { value: null, reason: 'single-class' } });
+    expect(v.aurc.value).toBeCloseTo((0.25 + (0.25 + 2 / 3) / 2) / 2, 12);
+    expect(v.eAurc.value).toBeCloseTo(0, 12);
+
+    // The rule: highest slice AUROC among scores with no unscored slice (entropyForeground is out), ties by lower AURC.
+    const choice = chooseWarningScore(n);
+    expect(choice.score).toBe('volumeCV');
+    expect(choice.candidates.map((c) => c.score)).toEqual(['entropyRegion', 'pairwiseDice', 'volumeCV']);
+    expect(choice.fallback).toBeUndefined();
+    // Files without named scores: nothing to choose from, the default stays, saying why.
+    expect(s.failure.scores).toBeUndefined();
+    expect(chooseWarningScore(s)).toMatchObject({ score: 'entropyRegion', fallback: expect.stringMatching(/no named scores/) });
   });
 
   it('mean pixel AUROC/AUPR/AURC over the cases that have maps', () => {

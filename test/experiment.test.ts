@@ -64,8 +64,19 @@ describe('experiment (demo preset, 6 steps)', () => {
       ['ensemble', 2],
     ]);
     expect(results.config.optim.steps).toBe(6);
+    // The warning score of each method is chosen on the validation split, and every row uses it.
+    for (const { method, warningScore } of results.rows) {
+      const choice = results.warningScores[method];
+      expect(choice.evaluation).toBe(`evaluations/${method}__validation.json`);
+      expect(existsSync(join(out(), choice.evaluation!))).toBe(true);
+      expect(warningScore).toBe(choice.score);
+    }
+    // One network (one pass) has no disagreement score to choose; the ensemble has.
+    expect(results.warningScores.deterministic.candidates.map((c) => c.score)).not.toContain('pairwiseDice');
+    const ensembleVal = JSON.parse(readFileSync(join(out(), 'evaluations', 'ensemble__validation.json'), 'utf8'));
+    expect(Object.keys(ensembleVal.summary.failure.scores)).toContain('pairwiseDice');
     expect(existsSync(join(out(), 'results.json'))).toBe(true);
-  }, 120_000);
+  }, 300_000); // with the validation evaluation of every method, ~3 min on the shared 2 cores
 
   it('a rerun trains and evaluates nothing again and gives the same results', async () => {
     const log: string[] = [];
@@ -171,7 +182,7 @@ describe('experiment (demo preset, 6 steps)', () => {
     const log: string[] = [];
     await runExperiment(quick(out(), { log: (m) => log.push(m) }));
     expect(log.filter((m) => m.startsWith('evaluate:'))).toEqual([
-      `evaluate: ${path} has no slice risk–coverage curve (made by an older hmcseg); evaluating again`,
+      `evaluate: ${path} has no slice risk–coverage curve or failure AURC (made by an older hmcseg); evaluating again`,
       'evaluate: models/mcdropout on in-domain',
     ]);
     const again = JSON.parse(readFileSync(path, 'utf8'));

@@ -7,6 +7,7 @@ import {
   failureDetection,
   rankData,
   riskCoverage,
+  riskCoverageOfRisks,
   spearman,
   uncertaintyErrorMetrics,
   uncertaintyErrorOverlap,
@@ -73,6 +74,51 @@ describe('riskCoverage', () => {
   it('no errors → AURC 0; nothing covered → NaN empty-input', () => {
     expect(riskCoverage([0.3, 0.1], [0, 0]).aurc.value).toBe(0);
     expect(riskCoverage([0.3], [1], { mask: Uint8Array.from([0]) }).aurc).toEqual({ value: NaN, reason: 'empty-input' });
+  });
+});
+
+describe('riskCoverageOfRisks (risk = 1 − Dice per item)', () => {
+  // [uncertainty, risks, coverage, risk, aurc, optimalAurc], each by hand.
+  const TABLE: [string, number[], number[], number[], number[], number, number][] = [
+    // covered means 0, .25, .7/3, .4; AURC = (0+.25+.7/3+.4)/4; oracle order 0,.2,.5,.9: means 0,.1,.7/3,.4
+    ['distinct', [0.1, 0.2, 0.3, 0.4], [0, 0.5, 0.2, 0.9], [0.25, 0.5, 0.75, 1], [0, 0.25, 0.7 / 3, 0.4], (0.25 + 0.7 / 3 + 0.4) / 4, (0.1 + 0.7 / 3 + 0.4) / 4],
+    // the tie covers two items at once (mean .5), then all three (mean .5); oracle 0,.5,1: means 0,.25,.5
+    ['tied', [0.1, 0.1, 0.2], [1, 0, 0.5], [2 / 3, 1], [0.5, 0.5], 0.5, 0.25],
+    // ranked exactly as the oracle: e-AURC 0
+    ['oracle', [3, 1, 2], [0.6, 0, 0.3], [1 / 3, 2 / 3, 1], [0, 0.15, 0.3], (0.15 + 0.3) / 3, (0.15 + 0.3) / 3],
+    // every item perfect: no risk anywhere
+    ['no risk', [0.5, 0.2], [0, 0], [0.5, 1], [0, 0], 0, 0],
+  ];
+  it.each(TABLE)('%s', (_name, u, r, coverage, risk, aurc, optimal) => {
+    const rc = riskCoverageOfRisks(u, r);
+    expect([...rc.coverage]).toEqual(coverage.map((c) => expect.closeTo(c, 12)));
+    expect([...rc.risk]).toEqual(risk.map((c) => expect.closeTo(c, 12)));
+    expect(rc.aurc.value).toBeCloseTo(aurc, 12);
+    expect(rc.optimalAurc.value).toBeCloseTo(optimal, 12);
+    expect(rc.eAurc.value).toBeCloseTo(aurc - optimal, 12);
+  });
+
+  it('0/1 risks give exactly riskCoverage', () => {
+    const u = [0.3, 0.1, 0.1, 0.7, 0.2, 0.7, 0.5];
+    const e = [1, 0, 1, 1, 0, 0, 0];
+    const a = riskCoverageOfRisks(u, e);
+    const b = riskCoverage(u, e);
+    expect([...a.coverage]).toEqual([...b.coverage]);
+    expect([...a.risk].map((x) => x.toFixed(12))).toEqual([...b.risk].map((x) => x.toFixed(12)));
+    expect(a.aurc.value).toBeCloseTo(b.aurc.value, 12);
+    expect(a.optimalAurc.value).toBeCloseTo(b.optimalAurc.value, 12);
+  });
+
+  it('no item → NaN empty-input', () => {
+    const rc = riskCoverageOfRisks([], []);
+    expect(rc.aurc).toEqual({ value: NaN, reason: 'empty-input' });
+    expect(rc.eAurc).toEqual({ value: NaN, reason: 'empty-input' });
+  });
+
+  it('BAD CALL - NaN risk, risk outside [0, 1], lengths', () => {
+    expect(() => riskCoverageOfRisks([1, 2], [0, NaN])).toThrow(/risks/);
+    expect(() => riskCoverageOfRisks([1, 2], [0, 1.5])).toThrow(/risks\[1\] = 1.5 is outside \[0, 1\]/);
+    expect(() => riskCoverageOfRisks([1], [0, 1])).toThrow(/uncertainty and risks/);
   });
 });
 

@@ -173,6 +173,7 @@ describe('predictions in the nnunet layout', () => {
         mutualInformation: new Float32Array(n),
         expectedEntropy: new Float32Array(n),
         passes: 1,
+        warningScore: 'entropyRegion',
         slices: [{ score: 0 }, { score: 0 }] as unknown as VolumePrediction['slices'],
         volume: { score: 0 } as unknown as VolumePrediction['volume'],
       };

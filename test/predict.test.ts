@@ -1,12 +1,15 @@
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerPredictCommand } from '../src/cli/predict.js';
 import { loadCase, makeSplits, openDataset, planSliceTransform, preprocessOptions, voxelsOutsideWindow, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { evaluateDirectory } from '../src/evaluate/index.js';
 import { argmax } from '../src/metrics/index.js';
 import { hasPrediction, isPredictionFile, niftiStem, Predictor, readPrediction, writePrediction, type VolumePrediction } from '../src/predict/index.js';
 import { parseTrainConfig } from '../src/train/config.js';
+import { SCORE_NAMES } from '../src/uncertainty/index.js';
 import { train } from '../src/train/trainer.js';
 
 let root: string;
@@ -76,6 +79,20 @@ describe('one prediction on a resampled volume', () => {
       expect(probabilities).toEqual(p.probabilities);
       expect(entropy).toEqual(p.entropy);
       expect(scores!.volume.score).toBeCloseTo(p.volume.score, 5);
+      // Every named score round-trips through NAME_uncertainty.json (null where not finite).
+      expect(scores!.warningScore).toBe('entropyRegion');
+      for (const [got, want] of [[scores!.volume, p.volume], ...p.slices.map((s, z) => [scores!.slices[z], s] as const)] as const) {
+        for (const n of SCORE_NAMES) {
+          const v = want[n];
+          expect(v, n).toBeDefined(); // 2 HMC samples: the disagreement scores exist
+          if (Number.isFinite(v)) expect(got[n], n).toBeCloseTo(v!, 5);
+          else expect(got[n], n).toBeNull();
+        }
+        expect(got.score).toBeCloseTo(want.entropyRegion, 5);
+      }
+      expect(p.volumeUnit).toBe('ml'); // the phantoms keep their spacing
+      expect(p.volume.pairwiseDice).toBeGreaterThanOrEqual(0);
+      expect(p.volume.pairwiseDice).toBeLessThanOrEqual(1);
       // Probabilities on the input grid sum to 1 per voxel, also where they were interpolated.
       const n = segmentation.length;
       for (let i = 0; i < n; i += 7) {
@@ -90,6 +107,46 @@ describe('one prediction on a resampled volume', () => {
     expect(hasPrediction(out, niftiStem(ds.cases[0].image))).toBe(true);
     expect(hasPrediction(out, 'patient099_frame01')).toBe(false);
     expect(() => readPrediction(out, 'patient099_frame01', image, 'gt.nii.gz')).toThrow(/patient099_frame01_seg\.nii\.gz: no such segmentation file/);
+  });
+
+  it('one pass has no disagreement scores; the warning score can be chosen by name', () => {
+    const ds = openDataset(testData);
+    const image = loadCase(ds, ds.cases[0]).image;
+    const one = new Predictor(store, { samples: 1 });
+    const two = new Predictor(store, { warningScore: 'pairwiseDice' });
+    const bad = new Predictor(store, { samples: 1, warningScore: 'pairwiseDice' });
+    try {
+      const p = one.predict(image, 'x');
+      expect(p.passes).toBe(1);
+      expect(p.volumeUnit).toBeUndefined();
+      expect(p.volume.pairwiseDice).toBeUndefined();
+      expect(p.volume.score).toBe(p.volume.entropyRegion);
+      const q = two.predict(image, 'x');
+      expect(q.warningScore).toBe('pairwiseDice');
+      expect(q.slices.map((s) => s.score)).toEqual(q.slices.map((s) => s.pairwiseDice));
+      expect(() => bad.predict(image, 'x')).toThrow(/warning score pairwiseDice needs at least 2 samples or passes/);
+    } finally {
+      for (const x of [one, two, bad]) x.dispose();
+    }
+  });
+
+  it('hmcseg predict --warning-score: `score` copies the named score, every score is written', async () => {
+    const out = join(root, 'pred-cli');
+    const program = new Command().exitOverride();
+    registerPredictCommand(program);
+    await program.parseAsync(['predict', '--model', store, '--input', testData, '--out', out, '--warning-score', 'volumeCV'], { from: 'user' });
+    const name = niftiStem(openDataset(testData).cases[0].image);
+    const u = JSON.parse(readFileSync(join(out, `${name}_uncertainty.json`), 'utf8'));
+    expect(u.warningScore).toBe('volumeCV');
+    expect(u.volumeUnit).toBe('ml');
+    for (const s of [u.volume, ...u.slices]) {
+      expect(s.score).toBe(s.volumeCV);
+      for (const n of SCORE_NAMES) expect(n in s, n).toBe(true);
+    }
+    const bad = new Command().exitOverride();
+    bad.configureOutput({ writeErr: () => undefined });
+    registerPredictCommand(bad);
+    await expect(bad.parseAsync(['predict', '--model', store, '--input', testData, '--out', out, '--warning-score', 'nope'], { from: 'user' })).rejects.toThrow(/nope.*Allowed choices/s);
   });
 
   it('uint8 probabilities round to 1/255 and leave the segmentation as it is', () => {

@@ -62,6 +62,9 @@ function summary(x: SummaryNumbers): EvaluationSummary {
     spearman: spearman === null ? { value: null, reason: 'constant-input' as const } : { value: spearman },
     // The curve summarize saves for cases(): scores 0.1 ok, 0.2 ok, 0.3 failed, 0.4 failed.
     riskCoverage: { coverage: [0.25, 0.5, 0.75, 1], risk: [0, 0, 1 / 3, 0.5] },
+    aurc: { value: 0.2 },
+    eAurc: { value: 0.05 },
+    diceRiskCoverage: { coverage: [0.25, 0.5, 0.75, 1], risk: [0.05, 0.1, 0.2, 0.3] },
   });
   return {
     cases: 2,
@@ -70,7 +73,14 @@ function summary(x: SummaryNumbers): EvaluationSummary {
     all: { cases: 2, structures: { LV: structure, MYO: structure, RV: structure }, meanDice: st(x.dice[0], x.dice[1]) },
     calibration: { cases: 2, eceBins: 4, all: cal(x.ece), roi: cal(x.eceRoi) },
     uncertainty: { entropy: { cases: 2, auroc: st(x.pxAuroc), aupr: st(0.5), aurc: st(0.1), eAurc: st(0.05), bestOverlapDice: st(0.3) } },
-    failure: { slice: failure(x.sliceAuroc, x.spearman), volume: failure(0.5, -0.1) },
+    failure: {
+      slice: failure(x.sliceAuroc, x.spearman),
+      volume: failure(0.5, -0.1),
+      scores: {
+        entropyRegion: { slice: failure(x.sliceAuroc, x.spearman), volume: failure(0.5, -0.1) },
+        pairwiseDice: { slice: failure(0.9, -0.5), volume: failure(0.6, -0.2) },
+      },
+    },
   };
 }
 
@@ -134,6 +144,7 @@ function row(method: 'hmc' | 'deterministic', domain: string): ResultRow {
     predictMsPerSlice: method === 'hmc' ? 12.34 : 1.5,
     samples: 12,
     passes: 12,
+    warningScore: 'entropyRegion',
   };
 }
 
@@ -332,11 +343,11 @@ describe('writeReport', () => {
     expect(files.markdown).toBe(join(dir, 'report.md'));
     html = readFileSync(files.html, 'utf8');
     md = readFileSync(files.markdown, 'utf8');
-    // 3 charts per domain (reliability, scatter, risk–coverage) and 2 studies (temperature, samples).
+    // 4 charts per domain (reliability, scatter, risk–coverage, risk–coverage by score) and 2 studies (temperature, samples).
     expect(files.figures.map((f) => f.slice(dir.length + 1)).sort()).toEqual(
       [
-        'in-domain-reliability', 'in-domain-risk-coverage', 'in-domain-scatter',
-        'ood-reliability', 'ood-risk-coverage', 'ood-scatter',
+        'in-domain-reliability', 'in-domain-risk-coverage', 'in-domain-scatter', 'in-domain-score-risk-coverage',
+        'ood-reliability', 'ood-risk-coverage', 'ood-scatter', 'ood-score-risk-coverage',
         'study-samples', 'study-temperature',
       ].map((f) => `report-figures/${f}.svg`),
     );
@@ -352,7 +363,7 @@ describe('writeReport', () => {
   });
 
   it('holds one inline <svg> per chart, with ids unique across the document', () => {
-    expect(html.match(/<svg /g)?.length).toBe(8);
+    expect(html.match(/<svg /g)?.length).toBe(10);
     for (const id of ['in-domain-reliability', 'ood-scatter', 'study-temperature', 'study-samples']) expect(html).toContain(`<figure id="${id}"><svg `);
     const ids = [...html.matchAll(/\bid="([^"]+)"/g)].map((m) => m[1]);
     expect(new Set(ids).size).toBe(ids.length);
@@ -384,6 +395,11 @@ describe('writeReport', () => {
       '0.0123', '0.0456', '0.1111', '0.0222', '0.877', '0.0500', '1.000', '-0.800', '2 / 4',
     ]);
     expect(htmlRow(html, 'ood: calibration and uncertainty', 'deterministic').slice(6, 8)).toEqual(['–', '–']);
+    // Every named score, the method's warning score marked; its first row is entropyRegion.
+    expect(htmlRow(html, 'in-domain: failure detection by score', 'hmc')).toEqual([
+      'entropyRegion ★', '1.000', '0.2000', '0.0500', '0.500', '0.2000', '0.0500', '0',
+    ]);
+    expect(html).toMatch(/<td class="left">pairwiseDice<\/td><td[^>]*>0\.900<\/td>/);
     expect(html).toContain('HD95 LV (mm)');
     // Best per column in bold: hmc has the higher Dice.
     expect(html).toMatch(/<tr><td class="left">hmc<\/td><td class="best">0\.912 ± 0\.031<\/td>/);
@@ -412,7 +428,7 @@ describe('writeReport', () => {
     expect(md).toContain('| temperature | temperature=0.01, augment=true | hmc | 0.800 ± 0.010 | 0.0456 | 1.000 | 10 |');
     expect(md.match(/^- ECE-ROI: /gm)?.length).toBe(1);
     const links = [...md.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]);
-    expect(links.length).toBe(8);
+    expect(links.length).toBe(10);
     for (const l of links) expect(existsSync(join(dir, l))).toBe(true);
   });
 
@@ -424,7 +440,7 @@ describe('writeReport', () => {
     expect(files.markdown).toBe(join(tmp, 'elsewhere', 'r.md'));
     const h = readFileSync(out, 'utf8');
     expect(h).toContain('This run has no studies.');
-    expect(h.match(/<svg /g)?.length).toBe(6);
+    expect(h.match(/<svg /g)?.length).toBe(8);
     expect(readFileSync(files.markdown, 'utf8')).toContain('](report-figures/in-domain-scatter.svg)');
   });
 });
@@ -499,7 +515,7 @@ describe('loadReportInput', () => {
     expect(readFileSync(files.html, 'utf8')).toContain(`<p class="note">${note}</p>`);
     expect(readFileSync(files.markdown, 'utf8')).toContain(note);
     // ood has no other curve (deterministic's evaluation is missing): no chart; in-domain keeps both curves.
-    expect(files.figures.map((f) => f.slice(d.length + 1)).filter((f) => f.includes('risk-coverage'))).toEqual(['report-figures/in-domain-risk-coverage.svg']);
+    expect(files.figures.map((f) => f.slice(d.length + 1)).filter((f) => f.includes('risk-coverage') && !f.includes('score-risk-coverage'))).toEqual(['report-figures/in-domain-risk-coverage.svg']);
     expect(readFileSync(join(d, 'report-figures', 'in-domain-risk-coverage.svg'), 'utf8')).toMatch(/stroke="#f58518"/);
   });
 });

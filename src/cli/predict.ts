@@ -3,11 +3,14 @@
  *
  *   hmcseg predict --model STORE --input FILE_OR_DIR --out DIR [--samples K] [--passes N] [--save-probs] [--probs-dtype float32|uint8]
  *                  [--layout hmcseg|nnunet [--nnunet-dataset DIR]]
+ *                  [--warning-score NAME]
  *
  * For each input NAME.nii(.gz), on the input's own grid and affine: NAME_seg.nii.gz (project classes
  * 0 bg, 1 LV, 2 MYO, 3 RV), NAME_entropy.nii.gz, NAME_mi.nii.gz, NAME_uncertainty.json (slice- and
  * volume-level scores) and, with --save-probs, NAME_prob_<class>.nii.gz (the format and its
- * reader: src/predict/files.ts).
+ * reader: src/predict/files.ts). The JSON holds every score by name; its `score` is the warning
+ * score, entropyRegion unless --warning-score names another (e.g. the one an experiment chose on
+ * validation, results.json `warningScores`).
  *
  * With --layout nnunet the inputs are nnU-Net images `CASE_0000.nii(.gz)` (one channel; a
  * `CASE_0001` is an error), and the output is what nnUNetv2_predict writes: `CASE.nii.gz` in the
@@ -23,6 +26,7 @@ import { nnunetCaseName, nnunetLabelMap, projectToNnunetValues, readNnunetDatase
 import { readNiftiImage } from '../data/nifti.js';
 import { isPredictionFile, niftiStem, Predictor, writePrediction, type PredictionLayout, type ProbabilityStorage } from '../predict/index.js';
 import { deviceOption, integerIn } from './args.js';
+import { DEFAULT_WARNING_SCORE, SCORE_NAMES, type ScoreName } from '../uncertainty/index.js';
 import { formatSeconds, progressBar } from './progress.js';
 
 const NIFTI = /\.nii(\.gz)?$/;
@@ -91,6 +95,7 @@ interface PredictCliOptions {
   readonly layout: PredictionLayout['kind'];
   readonly nnunetDataset?: string;
   readonly device: string;
+  readonly warningScore: ScoreName;
 }
 
 export function registerPredictCommand(program: Command): void {
@@ -111,6 +116,11 @@ export function registerPredictCommand(program: Command): void {
     )
     .option('--nnunet-dataset <dir>', 'with --layout nnunet: the nnU-Net raw data set whose dataset.json gives the label values (default: found from --input up)')
     .addOption(deviceOption())
+    .addOption(
+      new Option('--warning-score <name>', 'the score copied into `score` (disagreement scores need ≥ 2 samples or passes)')
+        .choices(SCORE_NAMES)
+        .default(DEFAULT_WARNING_SCORE),
+    )
     .action((o: PredictCliOptions) => {
       if (o.nnunetDataset !== undefined && o.layout !== 'nnunet') throw new Error('--nnunet-dataset needs --layout nnunet');
       const inputs = findInputs(o.input, o.layout);
@@ -121,7 +131,7 @@ export function registerPredictCommand(program: Command): void {
         projectToNnunetValues(labelMap, join(dir, 'dataset.json')); // fails before any prediction when the values cannot be written
         layout = { kind: 'nnunet', labelMap };
       }
-      const predictor = new Predictor(o.model, { samples: o.samples, passes: o.passes, device: o.device });
+      const predictor = new Predictor(o.model, { samples: o.samples, passes: o.passes, device: o.device, warningScore: o.warningScore });
       const bar = progressBar('predict');
       const started = performance.now();
       try {

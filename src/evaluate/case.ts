@@ -24,7 +24,7 @@ import {
   type NanReason,
   type StructureMetric,
 } from '../metrics/index.js';
-import type { RegionScores } from '../uncertainty/index.js';
+import { SCORE_NAMES, type NamedScores, type ScoreName } from '../uncertainty/index.js';
 
 /** The scored structures, in output order. */
 export const STRUCTURES = ['LV', 'MYO', 'RV'] as const;
@@ -80,10 +80,15 @@ export interface CaseInput {
   readonly entropy?: Float32Array;
   /** Mutual information per voxel. */
   readonly mutualInformation?: Float32Array;
-  /** Per-slice uncertainty scores (one per z); their `score` is the warning score. */
-  readonly sliceScores?: readonly Pick<RegionScores, 'score'>[];
+  /**
+   * Per-slice uncertainty scores (one per z): `score`, the warning score, and the named scores
+   * (null or absent where a score does not exist, e.g. no foreground or one sample).
+   */
+  readonly sliceScores?: readonly NamedScores[];
   /** The volume's warning score. */
   readonly volumeScore?: number;
+  /** The volume's named scores. */
+  readonly volumeScores?: Readonly<Partial<Record<ScoreName, number | null>>>;
   /** A slice or case fails when its mean Dice is below this. Default 0.8. */
   readonly failureThreshold?: number;
   /** Equal-width confidence bins for ECE/MCE. Default 15. */
@@ -109,6 +114,8 @@ export interface SliceEvaluation {
   readonly failed: boolean | null;
   /** The slice's warning score, when scores were given. */
   readonly score?: number;
+  /** The slice's named scores that are finite, when given. */
+  readonly scores?: Readonly<Partial<Record<ScoreName, number>>>;
 }
 
 /**
@@ -179,6 +186,8 @@ export interface CaseEvaluation {
   /** `meanDice < failureThreshold`; null when no labelled structure is present. */
   readonly failed: boolean | null;
   readonly volumeScore?: number;
+  /** The volume's named scores that are finite, when given. */
+  readonly volumeScores?: Readonly<Partial<Record<ScoreName, number>>>;
   readonly slices: readonly SliceEvaluation[];
   /** Present when probabilities were given. */
   readonly calibration?: CaseCalibration;
@@ -246,13 +255,15 @@ export function evaluateCase(input: CaseInput): CaseEvaluation {
   for (let z = 0; z < nz; z++) {
     const row = dice(seg.subarray(z * plane, (z + 1) * plane), target.subarray(z * plane, (z + 1) * plane), structureOpts);
     const sliceMean = meanOfStructures(row);
-    const score = input.sliceScores?.[z].score;
+    const given = input.sliceScores?.[z];
+    const named = given === undefined ? undefined : finiteScores(given);
     slices.push({
       z,
       dice: byStructure((i) => toJsonMetric(row[i])),
       meanDice: sliceMean,
       failed: failedAt(sliceMean, threshold),
-      ...(score === undefined ? {} : { score }),
+      ...(given === undefined ? {} : { score: given.score }),
+      ...(named === undefined ? {} : { scores: named }),
     });
   }
 
@@ -267,6 +278,7 @@ export function evaluateCase(input: CaseInput): CaseEvaluation {
   const entropy = mapMetrics(input.entropy);
   const mutualInformation = mapMetrics(input.mutualInformation);
 
+  const volumeScores = input.volumeScores === undefined ? undefined : finiteScores(input.volumeScores);
   return {
     id: input.id,
     ...(input.patient === undefined ? {} : { patient: input.patient }),
@@ -281,6 +293,7 @@ export function evaluateCase(input: CaseInput): CaseEvaluation {
     meanDice,
     failed: failedAt(meanDice, threshold),
     ...(input.volumeScore === undefined ? {} : { volumeScore: input.volumeScore }),
+    ...(volumeScores === undefined ? {} : { volumeScores }),
     slices,
     ...(calibration === undefined ? {} : { calibration }),
     ...(entropy === undefined && mutualInformation === undefined
@@ -292,6 +305,20 @@ export function evaluateCase(input: CaseInput): CaseEvaluation {
           },
         }),
   };
+}
+
+/** The finite named scores of `s`; undefined when it has none (a file from before the named scores). */
+function finiteScores(s: Readonly<Partial<Record<ScoreName, number | null>>>): Partial<Record<ScoreName, number>> | undefined {
+  const out: Partial<Record<ScoreName, number>> = {};
+  let any = false;
+  for (const n of SCORE_NAMES) {
+    const v = s[n];
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      out[n] = v;
+      any = true;
+    }
+  }
+  return any ? out : undefined;
 }
 
 function checkInput(input: CaseInput, where: string): [number, number, number] {

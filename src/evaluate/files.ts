@@ -83,6 +83,7 @@ function evaluateOne(dataset: Dataset, ref: CaseRef, opts: EvaluateDirectoryOpti
     mutualInformation: p.mutualInformation,
     sliceScores: p.scores?.slices,
     volumeScore: p.scores?.volume.score,
+    volumeScores: p.scores?.volume,
     failureThreshold: opts.failureThreshold,
     eceBins: opts.eceBins,
     roiMargin: opts.roiMargin,

@@ -20,7 +20,9 @@ export {
   type StructureName,
 } from './case.js';
 export {
+  chooseWarningScore,
   stat,
+  WARNING_SCORE_RULE,
   summarize,
   type CalibrationSummary,
   type CohortSummary,
@@ -28,9 +30,11 @@ export {
   type FailureSummary,
   type MapErrorSummary,
   type PooledCalibration,
+  type ScoreFailure,
   type Stat,
   type StructureSummary,
   type SummaryOptions,
+  type WarningScoreChoice,
 } from './summary.js';
 export {
   evaluateDirectory,

@@ -4,7 +4,8 @@
  * volume level. Plain JSON, with the NaN convention of `case.ts` (`null` + reason, or counts of
  * NaN by reason).
  */
-import { failureDetection, reduce, riskCoverage, type MetricValue, type NanReason } from '../metrics/index.js';
+import { failureDetection, reduce, riskCoverage, riskCoverageOfRisks, type MetricValue, type NanReason } from '../metrics/index.js';
+import { DEFAULT_WARNING_SCORE, SCORE_NAMES, type ScoreName } from '../uncertainty/index.js';
 import {
   fromJsonMetric,
   STRUCTURES,
@@ -94,6 +95,21 @@ export interface FailureSummary {
    * `coverage[i]` kept; one point per distinct score, empty when no item is scored.
    */
   readonly riskCoverage: { readonly coverage: readonly number[]; readonly risk: readonly number[] };
+  /**
+   * AURC with risk = 1 − mean Dice per item, as the segmentation failure-detection benchmarks
+   * (ValUES, Kahl et al. 2024; Zenk et al. 2025) define it ({@link riskCoverageOfRisks}); lower is better.
+   */
+  readonly aurc: MetricJson;
+  /** AURC − the AURC of the oracle ranking by true risk (0 = perfect ranking). */
+  readonly eAurc: MetricJson;
+  /** That risk–coverage curve: `risk[i]` = mean (1 − Dice) of the share `coverage[i]` with the lowest scores. */
+  readonly diceRiskCoverage: { readonly coverage: readonly number[]; readonly risk: readonly number[] };
+}
+
+/** Failure detection of one named score. */
+export interface ScoreFailure {
+  readonly slice: FailureSummary;
+  readonly volume: FailureSummary;
 }
 
 export interface EvaluationSummary {
@@ -118,6 +134,11 @@ export interface EvaluationSummary {
     readonly slice: FailureSummary;
     /** Every case: volume score vs case mean Dice. */
     readonly volume: FailureSummary;
+    /**
+     * Every named score that some case carries, in {@link SCORE_NAMES} order; an item where the
+     * score is absent or not finite (e.g. entropy in an empty foreground) counts as unscored.
+     */
+    readonly scores?: Readonly<Partial<Record<ScoreName, ScoreFailure>>>;
   };
 }
 
@@ -145,6 +166,16 @@ export function summarize(cases: readonly CaseEvaluation[], opts: SummaryOptions
   const mutualInformation = summarizeMap(cases, (c) => c.uncertainty?.mutualInformation);
 
   const slices = cases.flatMap((c) => c.slices);
+  const named = SCORE_NAMES.filter((n) => cases.some((c) => c.volumeScores?.[n] !== undefined || c.slices.some((s) => s.scores?.[n] !== undefined)));
+  const scores = Object.fromEntries(
+    named.map((n) => [
+      n,
+      {
+        slice: failure(slices.map((s) => ({ score: s.scores?.[n], dice: s.meanDice })), threshold),
+        volume: failure(cases.map((c) => ({ score: c.volumeScores?.[n], dice: c.meanDice })), threshold),
+      },
+    ]),
+  ) as Partial<Record<ScoreName, ScoreFailure>>;
   return {
     cases: cases.length,
     unit,
@@ -164,6 +195,7 @@ export function summarize(cases: readonly CaseEvaluation[], opts: SummaryOptions
     failure: {
       slice: failure(slices.map((s) => ({ score: s.score, dice: s.meanDice })), threshold),
       volume: failure(cases.map((c) => ({ score: c.volumeScore, dice: c.meanDice })), threshold),
+      ...(named.length === 0 ? {} : { scores }),
     },
   };
 }
@@ -302,6 +334,10 @@ function failure(items: readonly { score?: number; dice: MetricJson }[], thresho
     ranked.map((i) => i.score as number),
     ranked.map((i) => ((i.dice.value as number) < threshold ? 1 : 0)),
   );
+  const byDice = riskCoverageOfRisks(
+    ranked.map((i) => i.score as number),
+    ranked.map((i) => 1 - (i.dice.value as number)),
+  );
   return {
     n: fd.n,
     excluded: fd.excluded,
@@ -311,5 +347,51 @@ function failure(items: readonly { score?: number; dice: MetricJson }[], thresho
     auroc: toJsonMetric(fd.auroc),
     spearman: toJsonMetric(fd.spearman),
     riskCoverage: { coverage: [...rc.coverage], risk: [...rc.risk] },
+    aurc: toJsonMetric(byDice.aurc),
+    eAurc: toJsonMetric(byDice.eAurc),
+    diceRiskCoverage: { coverage: [...byDice.coverage], risk: [...byDice.risk] },
   };
+}
+
+/** How {@link chooseWarningScore} chose, for the record. */
+export interface WarningScoreChoice {
+  readonly score: ScoreName;
+  readonly rule: string;
+  /** Why the default was kept, when no score was eligible. */
+  readonly fallback?: string;
+  /** Each eligible score's slice AUROC and AURC on the summary it was chosen on. */
+  readonly candidates: readonly { readonly score: ScoreName; readonly auroc: number; readonly aurc: number | null }[];
+}
+
+/** {@link chooseWarningScore}'s rule in words, as results record it. */
+export const WARNING_SCORE_RULE =
+  'highest validation slice AUROC (Dice < τ) among scores defined on every slice; ties by lower slice AURC (risk 1 − Dice), then SCORE_NAMES order';
+
+/** Scores whose slice AUROCs differ by less than this are tied. */
+const AUROC_TIE = 1e-9;
+
+/**
+ * The warning-score rule, applied to a validation summary (never a test one): among the named
+ * scores that score every slice (none unscored) and have a slice AUROC, the highest slice AUROC
+ * for Dice < τ; ties (within 1e-9) go to the lower slice AURC (risk = 1 − Dice), then to the
+ * earlier in {@link SCORE_NAMES}. Without any eligible score (no named scores, or every slice
+ * passed or every slice failed), {@link DEFAULT_WARNING_SCORE}, saying why.
+ */
+export function chooseWarningScore(validation: EvaluationSummary): WarningScoreChoice {
+  const rule = WARNING_SCORE_RULE;
+  const candidates = SCORE_NAMES.flatMap((score) => {
+    const f = validation.failure.scores?.[score]?.slice;
+    if (f === undefined || f.unscored > 0 || f.auroc.value === null) return [];
+    return [{ score, auroc: f.auroc.value, aurc: f.aurc.value }];
+  });
+  if (candidates.length === 0) {
+    const why = validation.failure.scores === undefined ? 'the validation predictions carry no named scores' : 'no named score has a slice AUROC on every validation slice (all or no slices failed?)';
+    return { score: DEFAULT_WARNING_SCORE, rule, fallback: why, candidates };
+  }
+  const best = candidates.reduce((a, b) => {
+    if (b.auroc > a.auroc + AUROC_TIE) return b;
+    if (Math.abs(b.auroc - a.auroc) <= AUROC_TIE && (b.aurc ?? Infinity) < (a.aurc ?? Infinity)) return b;
+    return a;
+  });
+  return { score: best.score, rule, candidates };
 }

@@ -11,6 +11,7 @@ import * as z from 'zod';
 import { loadCase, openDataset, spacingIsKnown, splitCases, type CaseRef, type Dataset, type Splits } from '../data/index.js';
 import { evaluateCase, STRUCTURES, summarize, type CaseEvaluation, type EvaluationSummary } from '../evaluate/index.js';
 import { Predictor } from '../predict/index.js';
+import { SCORE_NAMES } from '../uncertainty/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { parseJson, readJsonFile } from '../util/json.js';
 import { jsonText, type Context } from './context.js';
@@ -44,6 +45,9 @@ const Failure = z.object({
   auroc: Metric,
   spearman: Metric,
   riskCoverage: z.object({ coverage: z.array(z.number()), risk: z.array(z.number()) }),
+  aurc: Metric,
+  eAurc: Metric,
+  diceRiskCoverage: z.object({ coverage: z.array(z.number()), risk: z.array(z.number()) }),
 });
 
 /** An {@link EvaluationSummary} as saved (keys in the order `summarize` writes them). */
@@ -56,7 +60,11 @@ const SummarySchema = z.object({
   byGroup: z.record(z.string(), Cohort).optional(),
   calibration: z.object({ cases: count, eceBins: z.number().int().positive(), all: Pooled, roi: Pooled }).optional(),
   uncertainty: z.object({ entropy: MapError.optional(), mutualInformation: MapError.optional() }).optional(),
-  failure: z.object({ slice: Failure, volume: Failure }),
+  failure: z.object({
+    slice: Failure,
+    volume: Failure,
+    scores: z.partialRecord(z.enum(SCORE_NAMES), z.object({ slice: Failure, volume: Failure })).optional(),
+  }),
 }) satisfies z.ZodType<EvaluationSummary>;
 
 /** The saved file. Cases are checked as far as the report reads them (an id and slices). */
@@ -97,8 +105,8 @@ function readCached(ctx: Context, path: string, store: string): CachedEvaluation
   const raw = readJsonFile(path, z.unknown(), WHAT);
   const head = parseJson(raw, SavedHeader, WHAT, path);
   if (head.store !== store) ctx.log(`evaluate: ${path} was made from another store; evaluating again`);
-  else if (!('riskCoverage' in head.summary.failure.slice)) {
-    ctx.log(`evaluate: ${path} has no slice risk–coverage curve (made by an older hmcseg); evaluating again`);
+  else if (!('riskCoverage' in head.summary.failure.slice) || !('aurc' in head.summary.failure.slice)) {
+    ctx.log(`evaluate: ${path} has no slice risk–coverage curve or failure AURC (made by an older hmcseg); evaluating again`);
   } else return parseJson(raw, CachedEvaluationSchema, WHAT, path);
   return undefined;
 }
@@ -145,6 +153,7 @@ export function evaluateCached(
         mutualInformation: p.mutualInformation,
         sliceScores: p.slices,
         volumeScore: p.volume.score,
+        volumeScores: p.volume,
       });
       cases.push(ev);
       if (opts.examplesPath) exampleCandidates.push(collectExamples(c, p, ev));

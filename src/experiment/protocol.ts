@@ -9,6 +9,7 @@
  *   splits.json                patient splits of the training data set
  *   models/METHOD/             sample stores (resumable) and timing.json
  *   evaluations/METHOD__DOMAIN.json   per-case evaluations and the summary
+ *   evaluations/METHOD__validation.json   the validation split's, where the warning score is chosen
  *   examples/METHOD__DOMAIN.json      example slices for the report
  *   studies/STUDY/RUN/         the studies' sample stores
  *   results.json               everything the report needs
@@ -20,8 +21,10 @@ import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as z from 'zod';
 import { METHODS } from '../bayes/methods.js';
-import { fingerprint, makeSplits, openDataset, readSplits, writePhantomDataset, writeSplits } from '../data/index.js';
+import { fingerprint, makeSplits, openDataset, readSplits, splitCases, writePhantomDataset, writeSplits } from '../data/index.js';
 import { checkDevice } from '../engine/device.js';
+import { chooseWarningScore, WARNING_SCORE_RULE, type WarningScoreChoice } from '../evaluate/index.js';
+import { DEFAULT_WARNING_SCORE } from '../uncertainty/index.js';
 import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from '../train/config.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -155,7 +158,23 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     checkStop(ctx);
   }
   const base = trainTime.get('deterministic');
+  // The warning score of each method, chosen on the validation split, never on test.
+  const validation: DomainSpec = { name: 'validation', dir: trainData, labels: config.data.labels, part: 'val', kind: 'in-domain' };
+  const hasValidation = splitCases(dataset, splits, 'val').length > 0;
+  const warningScores: Record<string, WarningScoreChoice & { evaluation?: string }> = {};
   for (const { name: method } of entries) {
+    if (!hasValidation) {
+      warningScores[method] = { score: DEFAULT_WARNING_SCORE, rule: WARNING_SCORE_RULE, fallback: 'the splits hold no validation case', candidates: [] };
+      continue;
+    }
+    const file = `evaluations/${method}__${validation.name}.json`;
+    const ev = evaluateCached(ctx, join(out, 'models', method), validation, splits, join(out, file), {});
+    warningScores[method] = { ...chooseWarningScore(ev.summary), evaluation: file };
+    log(`warning score of ${method}: ${warningScores[method].score} (chosen on ${validation.name})`);
+    checkStop(ctx);
+  }
+  for (const { name: method } of entries) {
+    const warningScore = warningScores[method].score;
     for (const domain of domains) {
       const key = `${method}__${domain.name}`;
       const ev = evaluateCached(ctx, join(out, 'models', method), domain, splits, join(out, 'evaluations', `${key}.json`), {
@@ -173,6 +192,8 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
         predictMsPerSlice: ev.msPerSlice,
         samples: ev.samples,
         passes: ev.passes,
+        warningScore,
+        ...(ev.summary.failure.scores?.[warningScore] === undefined ? {} : { warningFailure: ev.summary.failure.scores[warningScore] }),
       });
       checkStop(ctx);
     }
@@ -190,6 +211,7 @@ export async function runExperiment(opts: ExperimentOptions): Promise<Experiment
     domains,
     rows,
     studies,
+    warningScores,
     examples,
   };
   writeFileAtomic(join(out, 'results.json'), jsonText(results));

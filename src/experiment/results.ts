@@ -1,6 +1,7 @@
 /** The shape of an experiment's `results.json`: what the report renders. */
 import type { SplitPart } from '../data/index.js';
-import type { EvaluationSummary } from '../evaluate/index.js';
+import type { EvaluationSummary, ScoreFailure, WarningScoreChoice } from '../evaluate/index.js';
+import type { ScoreName } from '../uncertainty/index.js';
 import type { TrainConfig } from '../train/config.js';
 import type { Preset, StudyName } from './presets.js';
 
@@ -26,6 +27,10 @@ export interface ResultRow {
   readonly predictMsPerSlice: number;
   readonly samples: number;
   readonly passes: number;
+  /** The method's warning score, chosen on the validation split ({@link ExperimentResults.warningScores}). */
+  readonly warningScore: ScoreName;
+  /** That score's failure detection on this domain (absent when the predictions carry no such score). */
+  readonly warningFailure?: ScoreFailure;
 }
 
 /** One point of a study, evaluated on the validation split. */
@@ -52,6 +57,11 @@ export interface ExperimentResults {
   readonly domains: readonly DomainSpec[];
   readonly rows: readonly ResultRow[];
   readonly studies: readonly StudyPoint[];
+  /**
+   * Per method: the warning score chosen on the in-domain validation split by the rule of
+   * `chooseWarningScore` (never on test), the candidates' validation figures, and the file.
+   */
+  readonly warningScores: Readonly<Record<string, WarningScoreChoice & { readonly evaluation?: string }>>;
   /** Files of example slices per method and domain, relative to the output directory. */
   readonly examples: Readonly<Record<string, string>>;
 }

@@ -28,6 +28,7 @@ export {
   auroc,
   averagePrecision,
   riskCoverage,
+  riskCoverageOfRisks,
   rankData,
   spearman,
   type RankingOptions,

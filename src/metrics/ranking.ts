@@ -165,11 +165,7 @@ export function riskCoverage(uncertainty: ArrayLike<number>, errors: ArrayLike<n
 export function riskCoverageOfSplit(s: SplitScores): RiskCoverage {
   const nErr = s.pos.length;
   const n = nErr + s.neg.length;
-  if (n === 0) {
-    const empty = { value: NaN, reason: 'empty-input' } as const;
-    const none = new Float64Array(0);
-    return { thresholds: none, coverage: none, risk: none, aurc: empty, optimalAurc: empty, eAurc: empty };
-  }
+  if (n === 0) return emptyRiskCoverage();
   // Ascending uncertainty = descending negated uncertainty.
   const negated: SplitScores = { pos: negateReversed(s.pos), neg: negateReversed(s.neg) };
   const thresholds: number[] = [];
@@ -196,6 +192,70 @@ export function riskCoverageOfSplit(s: SplitScores): RiskCoverage {
     optimalAurc: { value: optimal },
     eAurc: { value: aurc - optimal },
   };
+}
+
+/**
+ * Risk–coverage of per-item uncertainty scores for a continuous risk in [0, 1] per item, as the
+ * segmentation failure-detection benchmarks define it (ValUES, Kahl et al., ICLR 2024: risk =
+ * 1 − Dice per image): sort items by uncertainty ascending, cover the most certain first,
+ * `risk[k]` = mean risk of the covered items. Tied uncertainties are covered together.
+ *
+ * `AURC = Σ_k (c_k − c_{k−1}) · r_k`; `optimalAurc` is the AURC of the oracle that ranks by the
+ * true risk, `(1/n) Σ_{i=1..n} mean(r_(1..i))` with the risks ascending; `eAurc = aurc −
+ * optimalAurc` ≥ 0. With 0/1 risks this is exactly {@link riskCoverage}.
+ *
+ * @param uncertainty per-item score (higher = less certain), finite
+ * @param risks per-item risk, finite and in [0, 1]
+ * @returns the areas are NaN with reason `empty-input` when there is no item
+ */
+export function riskCoverageOfRisks(uncertainty: ArrayLike<number>, risks: ArrayLike<number>): RiskCoverage {
+  const where = 'riskCoverageOfRisks';
+  checkSameLength(uncertainty, risks, 'uncertainty and risks', where);
+  checkFinite(uncertainty, 'uncertainty', where);
+  checkFinite(risks, 'risks', where);
+  for (let i = 0; i < risks.length; i++) {
+    if (risks[i] < 0 || risks[i] > 1) throw new RangeError(`${where}: risks[${i}] = ${risks[i]} is outside [0, 1]`);
+  }
+  const n = uncertainty.length;
+  if (n === 0) return emptyRiskCoverage();
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => uncertainty[a] - uncertainty[b]);
+  const thresholds: number[] = [];
+  const coverage: number[] = [];
+  const risk: number[] = [];
+  let aurc = 0;
+  let riskSum = 0;
+  for (let i = 0; i < n; ) {
+    const t = uncertainty[order[i]];
+    const start = i;
+    while (i < n && uncertainty[order[i]] === t) riskSum += risks[order[i++]];
+    thresholds.push(t);
+    coverage.push(i / n);
+    risk.push(riskSum / i);
+    aurc += ((i - start) / n) * (riskSum / i);
+  }
+  const sorted = Float64Array.from(risks).sort();
+  let optimal = 0;
+  let cumulative = 0;
+  for (let i = 0; i < n; i++) {
+    cumulative += sorted[i];
+    optimal += cumulative / (i + 1);
+  }
+  optimal /= n;
+  return {
+    thresholds: Float64Array.from(thresholds),
+    coverage: Float64Array.from(coverage),
+    risk: Float64Array.from(risk),
+    aurc: { value: aurc },
+    optimalAurc: { value: optimal },
+    eAurc: { value: aurc - optimal },
+  };
+}
+
+/** The risk–coverage of no element: no curve, areas NaN `empty-input`. */
+function emptyRiskCoverage(): RiskCoverage {
+  const empty = { value: NaN, reason: 'empty-input' } as const;
+  const none = new Float64Array(0);
+  return { thresholds: none, coverage: none, risk: none, aurc: empty, optimalAurc: empty, eAurc: empty };
 }
 
 function negateReversed(a: Float64Array): Float64Array {

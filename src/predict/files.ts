@@ -9,8 +9,11 @@
  *   arg-max is exactly `NAME_seg`, or uint8 holding round(255·p) with scl_slope 1/255 (where two
  *   classes round to the same value their arg-max can differ from `NAME_seg`, which is the
  *   arg-max before rounding; evaluation scores `NAME_seg` either way);
- * - `NAME_uncertainty.json`: `{case, input, method, samples, passes, slices, volume}`, the slice-
- *   and volume-level scores (the `score` field is the warning score; a non-finite number is null).
+ * - `NAME_uncertainty.json`: `{case, input, method, samples, passes, warningScore, volumeUnit?,
+ *   slices, volume}`, the slice- and volume-level scores by name ({@link SCORE_NAMES}; the
+ *   disagreement ones only with ≥ 2 passes, `volumeUnit` then giving the unit of `volumeStd*`),
+ *   and `score`, the warning score, a copy of the one named by `warningScore` (a non-finite
+ *   number is null). Files written before the named scores (only `score`) still read.
  *
  * The reader also accepts `.nii` for every NIfTI file.
  *
@@ -30,6 +33,7 @@ import { NIFTI_DATATYPES, readNiftiImage, readNiftiLabels, writeNifti } from '..
 import { projectToNnunetValues } from '../data/nnunet.js';
 import { writeNpz } from './npz.js';
 import type { Volume } from '../data/volume.js';
+import { SCORE_NAMES, type NamedScores, type ScoreName } from '../uncertainty/index.js';
 import { readJsonFile, writeFileAtomic } from '../util/index.js';
 import type { VolumePrediction } from './predict.js';
 
@@ -131,7 +135,17 @@ export function writePrediction(
       writeNpz(join(dir, `${name}.npz`), { probabilities: { data: byValue, shape: [channels, nz, ny, nx] } });
     }
   }
-  const json = { case: name, input: source.input, method: source.method, samples: source.samples, passes: p.passes, slices: p.slices, volume: p.volume };
+  const json = {
+    case: name,
+    input: source.input,
+    method: source.method,
+    samples: source.samples,
+    passes: p.passes,
+    warningScore: p.warningScore,
+    ...(p.volumeUnit === undefined ? {} : { volumeUnit: p.volumeUnit }),
+    slices: p.slices,
+    volume: p.volume,
+  };
   writeFileAtomic(
     join(extras, `${name}_uncertainty.json`),
     JSON.stringify(json, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2),
@@ -155,9 +169,15 @@ export interface PredictionFiles {
   readonly probabilities?: Float32Array;
   readonly entropy?: Float32Array;
   readonly mutualInformation?: Float32Array;
-  /** Per-slice warning scores and the volume's, when `NAME_uncertainty.json` exists. */
-  readonly scores?: { readonly slices: readonly { readonly score: number }[]; readonly volume: { readonly score: number } };
+  /** Per-slice scores and the volume's, when `NAME_uncertainty.json` exists. */
+  readonly scores?: {
+    /** The score that `score` copies; absent in files written before the named scores. */
+    readonly warningScore?: ScoreName;
+    readonly slices: readonly NamedScores[];
+    readonly volume: NamedScores;
+  };
 }
+
 
 /** Affine entries may differ by this much (float32 headers). */
 const AFFINE_TOLERANCE = 1e-4;
@@ -184,9 +204,13 @@ function checkGrid(v: Volume, file: string, ref: Volume, refFile: string): void 
   }
 }
 
-const RegionScoresJson = z.looseObject({ score: z.number() });
+const RegionScoresJson = z.looseObject({
+  score: z.number(),
+  ...(Object.fromEntries(SCORE_NAMES.map((n) => [n, z.number().nullable().optional()])) as Record<ScoreName, z.ZodOptional<z.ZodNullable<z.ZodNumber>>>),
+});
 const UncertaintyJson = z.looseObject({
   case: z.string(),
+  warningScore: z.enum(SCORE_NAMES).optional(),
   slices: z.array(RegionScoresJson),
   volume: RegionScoresJson,
 });

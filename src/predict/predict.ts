@@ -15,12 +15,21 @@
  * Memory stays bounded by one model plus the running sums: samples are loaded one at a time.
  */
 import type { Volume } from '../data/volume.js';
-import { invertMap, preprocessOptions, preprocessVolume, type PreprocessConfig } from '../data/preprocess.js';
+import { invertMap, invertProbabilities, preprocessOptions, preprocessVolume, spacingIsKnown, type PreprocessConfig } from '../data/preprocess.js';
 import { NUM_CLASSES } from '../data/labels.js';
 import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
 import { checkDevice, noGrad, tensor, tidy } from '../engine/index.js';
 import { UNet, type UNetConfig } from '../models/unet.js';
-import { UncertaintyAccumulator, type RegionScores, type ScoreOptions } from '../uncertainty/index.js';
+import { argmax } from '../metrics/calibration.js';
+import {
+  DEFAULT_WARNING_SCORE,
+  SampleDisagreement,
+  UncertaintyAccumulator,
+  withWarningScore,
+  type ScoreName,
+  type ScoreOptions,
+  type SliceScores,
+} from '../uncertainty/index.js';
 import { assemblePrediction } from './assemble.js';
 import { slidingWindowSoftmax } from './sliding.js';
 
@@ -34,6 +43,8 @@ export interface PredictOptions {
   readonly scores?: ScoreOptions;
   /** Where the forward passes run: 'cpu' (default), 'cuda' or 'cuda:N'; stores are device-free. */
   readonly device?: string;
+  /** The score written as `score`, the warning score (default {@link DEFAULT_WARNING_SCORE}). */
+  readonly warningScore?: ScoreName;
 }
 
 /** A volume's prediction, on the input's own grid. */
@@ -51,8 +62,12 @@ export interface VolumePrediction {
   readonly expectedEntropy: Float32Array;
   /** Forward passes averaged (weight samples × dropout passes). */
   readonly passes: number;
-  readonly slices: RegionScores[];
-  readonly volume: RegionScores;
+  /** The score named here is copied into every `score` field. */
+  readonly warningScore: ScoreName;
+  /** Unit of the `volumeStd*` scores, when there are (≥ 2 passes): ml with a known spacing. */
+  readonly volumeUnit?: 'ml' | 'voxels';
+  readonly slices: SliceScores[];
+  readonly volume: SliceScores;
 }
 
 export class Predictor {
@@ -65,6 +80,7 @@ export class Predictor {
   readonly #pre: PreprocessConfig;
   readonly #batch: number;
   readonly #scores: ScoreOptions;
+  readonly #warningScore: ScoreName;
 
   constructor(storeDir: string, opts: PredictOptions = {}) {
     this.store = openSampleStore(storeDir);
@@ -83,6 +99,7 @@ export class Predictor {
     this.#pre = m.preprocess as unknown as PreprocessConfig;
     this.#batch = opts.batchSize ?? 16;
     this.#scores = opts.scores ?? {};
+    this.#warningScore = opts.warningScore ?? DEFAULT_WARNING_SCORE;
   }
 
   /** Segments `image` (`source` names it in errors) and computes its uncertainty. */
@@ -93,6 +110,13 @@ export class Predictor {
     const plane = mx * my;
     const acc = new UncertaintyAccumulator({ numClasses: NUM_CLASSES, numPixels: nz * plane });
     const model = this.#model;
+    // Each pass's own segmentation on the input grid (the mean's inversion, then arg-max), for
+    // the disagreement scores; with one pass there is nothing to disagree.
+    const [sx, sy, sz] = image.spacing;
+    const disagreement =
+      this.sampleCount * this.passes > 1
+        ? new SampleDisagreement({ dims: image.dims, ...(spacingIsKnown(image.spacing) ? { voxelMl: (sx * sy * sz) / 1000 } : {}) })
+        : undefined;
     for (const i of this.sampleIndices) {
       const weights = loadSample(this.store, i);
       try {
@@ -103,15 +127,26 @@ export class Predictor {
       model.eval();
       // MC Dropout: running BatchNorm statistics, dropout kept on.
       model.setDropoutActive(this.passes > 1);
-      for (let pass = 0; pass < this.passes; pass++) acc.add(this.#softmax(pre.image, nz, mx, my));
+      for (let pass = 0; pass < this.passes; pass++) {
+        const probs = this.#softmax(pre.image, nz, mx, my);
+        acc.add(probs);
+        disagreement?.add(argmax(invertProbabilities(probs, NUM_CLASSES, pre.transform), NUM_CLASSES));
+      }
     }
     const maps = acc.result();
     const dims = image.dims;
+    const grid = assemblePrediction(maps, NUM_CLASSES, pre.transform, dims, this.#scores);
+    const d = disagreement?.result();
+    const ws = this.#warningScore;
     return {
       dims,
-      ...assemblePrediction(maps, NUM_CLASSES, pre.transform, dims, this.#scores),
+      ...grid,
+      slices: grid.slices.map((s, z) => withWarningScore(s, d?.slices[z], ws)),
+      volume: withWarningScore(grid.volume, d?.volume, ws),
       expectedEntropy: invertMap(maps.expectedEntropy, pre.transform),
       passes: maps.samples,
+      warningScore: ws,
+      ...(d === undefined ? {} : { volumeUnit: d.volumeUnit }),
     };
   }
 
@@ -120,7 +155,7 @@ export class Predictor {
     if ((this.#pre.window ?? 'centre') === 'sliding') {
       const w = this.#pre.size;
       const forward = (windows: Float32Array, b: number): Float32Array =>
-        noGrad(() => tidy(() => this.#model.forward(tensor(windows, [b, 1, w, w])).softmax(1).contiguous().toFloat32()));
+        noGrad(() => tidy(() => this.#model.forward(tensor(windows, [b, 1, w, w], { device: this.#model.params.flat.device })).softmax(1).contiguous().toFloat32()));
       return slidingWindowSoftmax(images, nz, mx, my, forward, { window: [w, w], numClasses: NUM_CLASSES, batchSize: this.#batch });
     }
     const plane = mx * my;

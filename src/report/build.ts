@@ -9,6 +9,7 @@ import {
   reliabilitySpec,
   renderSvg,
   riskCoverageSpec,
+  scoreRiskCoverageSpec,
   scatterSpec,
   studySpec,
   type ReliabilityDatum,
@@ -22,7 +23,7 @@ import { rowKey, type ReportInput } from './load.js';
 import { encodePng } from './png.js';
 import { renderExample, type CropBox } from './slices.js';
 import type { Table } from './table.js';
-import { segmentationTable, studiesTable, uncertaintyTable } from './tables.js';
+import { failureScoresTable, segmentationTable, studiesTable, uncertaintyTable } from './tables.js';
 
 /** A rendered chart. */
 export interface Figure {
@@ -131,6 +132,22 @@ async function domainSection(input: ReportInput, name: string, kind: string, row
     }
   }
 
+  const byScore = rows.flatMap((r) =>
+    Object.entries(r.summary.failure?.scores ?? {}).flatMap(([score, f]) =>
+      f === undefined ? [] : coveragePoints(f.slice.diceRiskCoverage).map((p) => ({ method: r.method, score, ...p })),
+    ),
+  );
+  if (byScore.length > 0) {
+    figures.push({
+      id: `${id}-score-risk-coverage`,
+      title: `Risk–coverage of every score — ${name}`,
+      caption:
+        "From each summary's saved curves: keep the slices with the lowest score first; the risk is the mean (1 − Dice) of the slices kept, " +
+        'as in the ValUES benchmark. Lower is better; AURC and e-AURC are in the table of failure detection by score.',
+      svg: await renderSvg(scoreRiskCoverageSpec(byScore, `Slice risk–coverage by score — ${name}`), `${id}-score-risk-coverage`),
+    });
+  }
+
   const examples = rows.flatMap((r) => {
     const key = rowKey(r.method, r.domain);
     const list = input.examples.get(key) ?? [];
@@ -148,7 +165,11 @@ async function domainSection(input: ReportInput, name: string, kind: string, row
     name,
     kind,
     cases,
-    tables: [segmentationTable(rows, name), uncertaintyTable(rows, name)],
+    tables: [
+      segmentationTable(rows, name),
+      uncertaintyTable(rows, name),
+      ...(rows.some((r) => r.summary.failure?.scores !== undefined) ? [failureScoresTable(rows, name)] : []),
+    ],
     figures,
     examples,
   };

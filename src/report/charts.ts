@@ -138,6 +138,35 @@ export function riskCoverageSpec(data: readonly RiskCoverageDatum[], colour: Ret
   } as TopLevelSpec;
 }
 
+/** A point of one score's slice risk–coverage curve (risk = 1 − Dice) for one method. */
+export interface ScoreRiskCoverageDatum {
+  readonly method: string;
+  readonly score: string;
+  readonly coverage: number;
+  readonly risk: number;
+}
+
+/** Mean (1 − Dice) of the kept slices vs coverage: one panel per method, one line per score. */
+export function scoreRiskCoverageSpec(data: readonly ScoreRiskCoverageDatum[], title: string): TopLevelSpec {
+  return {
+    title,
+    data: { values: data as ScoreRiskCoverageDatum[] },
+    facet: { column: { field: 'method', type: 'nominal', title: null } },
+    spec: {
+      width: 220,
+      height: 180,
+      mark: { type: 'line', interpolate: 'step-before', strokeWidth: 1.5 },
+      encoding: {
+        x: { field: 'coverage', type: 'quantitative', title: 'coverage (lowest score first)', scale: { domain: [0, 1] } },
+        y: { field: 'risk', type: 'quantitative', title: 'mean 1 − Dice of kept slices' },
+        color: { field: 'score', type: 'nominal', title: 'score' },
+        order: { field: 'coverage', type: 'quantitative' },
+      },
+    },
+    config: { ...CONFIG, legend: { ...CONFIG.legend, orient: 'right', direction: 'vertical' } },
+  } as TopLevelSpec;
+}
+
 /** A point of a study: one setting (x), one series, one metric. */
 export interface StudyDatum {
   /** The setting: a number, or a label on an ordinal axis. */

@@ -81,6 +81,42 @@ export function uncertaintyTable(rows: readonly ResultRow[], domain: string): Ta
   };
 }
 
+/**
+ * Failure detection of every named score of each method on one domain, slice and volume level:
+ * AUROC for Dice < τ, AURC and e-AURC with risk = 1 − mean Dice. The method's warning score
+ * (chosen on validation) is marked ★.
+ */
+export function failureScoresTable(rows: readonly ResultRow[], domain: string): Table {
+  const threshold = rows.find((r) => r.summary.failureThreshold !== undefined)?.summary.failureThreshold;
+  return {
+    title: `${domain}: failure detection by score`,
+    columns: [
+      { label: 'method', align: 'left' },
+      { label: 'score', align: 'left', note: '★ the warning score chosen on the validation split' },
+      { label: 'slice AUROC', better: 'high', note: `AUROC for slices with mean Dice < ${threshold ?? 'τ'}` },
+      { label: 'slice AURC', better: 'low', note: 'area under the risk–coverage curve, risk = 1 − slice mean Dice' },
+      { label: 'slice e-AURC', better: 'low', note: 'AURC minus the AURC of the oracle ranking by true risk' },
+      { label: 'vol AUROC', better: 'high' },
+      { label: 'vol AURC', better: 'low' },
+      { label: 'vol e-AURC', better: 'low' },
+      { label: 'unscored slices', note: 'slices where the score does not exist (e.g. entropy inside an empty foreground)' },
+    ],
+    rows: rows.flatMap((r) =>
+      Object.entries(r.summary.failure?.scores ?? {}).map(([name, f]) => [
+        label(r.method),
+        label(name === r.warningScore ? `${name} ★` : name),
+        num(metric(f?.slice.auroc), 3),
+        num(metric(f?.slice.aurc), 4),
+        num(metric(f?.slice.eAurc), 4),
+        num(metric(f?.volume.auroc), 3),
+        num(metric(f?.volume.aurc), 4),
+        num(metric(f?.volume.eAurc), 4),
+        num(f?.slice.unscored, 0),
+      ]),
+    ),
+  };
+}
+
 /** The study points as one table (validation split). */
 export function studiesTable(results: ExperimentResults): Table {
   return {

@@ -4,6 +4,7 @@
  * where a segmentation's errors are.
  */
 import { distanceTransform } from '../metrics/hausdorff.js';
+import type { DisagreementScores } from './disagreement.js';
 
 export interface RegionScores {
   /** Predicted foreground pixels (any class ≠ 0). */
@@ -19,10 +20,65 @@ export interface RegionScores {
   /** Mean predictive entropy over the whole image. */
   readonly imageEntropy: number;
   /**
-   * The warning score: mean predictive entropy over the region (foreground dilated by `band`), or
-   * over the whole image when nothing is predicted (a missed heart must still be able to warn).
+   * Mean predictive entropy over the region (foreground dilated by `band`), or over the whole
+   * image when nothing is predicted (a missed heart must still be able to warn).
    */
+  readonly entropyRegion: number;
+  /** The warning score: the value of the score named by the prediction's `warningScore` ({@link DEFAULT_WARNING_SCORE} unless chosen otherwise). */
   readonly score: number;
+}
+
+/**
+ * Every named slice/volume score a prediction can carry, in report order: the entropy and MI
+ * region summaries (every method) and the sample-disagreement scores of
+ * {@link DisagreementScores} (only with ≥ 2 samples or passes; one network has none).
+ */
+export const SCORE_NAMES = [
+  'entropyRegion',
+  'entropyForeground',
+  'miForeground',
+  'entropyBand',
+  'miBand',
+  'uncertainFraction',
+  'imageEntropy',
+  'pairwiseDice',
+  'pairwiseDiceLV',
+  'pairwiseDiceMYO',
+  'pairwiseDiceRV',
+  'volumeCV',
+  'volumeStdLV',
+  'volumeStdMYO',
+  'volumeStdRV',
+] as const;
+
+export type ScoreName = (typeof SCORE_NAMES)[number];
+
+/** The warning score when nothing else is chosen (an experiment chooses one on validation). */
+export const DEFAULT_WARNING_SCORE: ScoreName = 'entropyRegion';
+
+/** The warning score and the named scores, as a file stores them (null: not finite, e.g. no foreground). */
+export type NamedScores = { readonly score: number } & Readonly<Partial<Record<ScoreName, number | null>>>;
+
+/** A slice's or volume's scores: the region ones, and the disagreement ones when there are ≥ 2 samples. */
+export type SliceScores = RegionScores & Partial<DisagreementScores>;
+
+/**
+ * Merges the disagreement scores into the region scores and sets `score` to the value of
+ * `warningScore`.
+ *
+ * @throws {Error} when `warningScore` does not exist for this prediction (e.g. `pairwiseDice` with one sample)
+ */
+export function withWarningScore(
+  region: RegionScores,
+  disagreement: DisagreementScores | undefined,
+  warningScore: ScoreName,
+): SliceScores {
+  const merged: SliceScores = { ...region, ...disagreement };
+  const value = merged[warningScore];
+  if (value === undefined) {
+    throw new Error(`warning score ${warningScore} needs at least 2 samples or passes; this prediction has one (choose one of ${Object.keys(region).filter((k) => k !== 'score' && k !== 'foregroundPixels').join(', ')})`);
+  }
+  return { ...merged, score: value };
 }
 
 export interface ScoreOptions {
@@ -56,6 +112,7 @@ function add(a: Sums, b: Sums): Sums {
 
 function finish(s: Sums): RegionScores {
   const imageEntropy = s.all > 0 ? s.eAll / s.all : NaN;
+  const entropyRegion = s.region > 0 ? s.eRegion / s.region : imageEntropy;
   return {
     foregroundPixels: s.fg,
     entropyForeground: s.fg > 0 ? s.eFg / s.fg : NaN,
@@ -64,7 +121,8 @@ function finish(s: Sums): RegionScores {
     miBand: s.bandN > 0 ? s.miBand / s.bandN : NaN,
     uncertainFraction: s.region > 0 ? s.uncertain / s.region : 0,
     imageEntropy,
-    score: s.region > 0 ? s.eRegion / s.region : imageEntropy,
+    entropyRegion,
+    score: entropyRegion,
   };
 }
 
