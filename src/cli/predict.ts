@@ -19,55 +19,15 @@
  * the other files in `hmcseg/`; with --save-probs also `CASE.npz` (key `probabilities`, as
  * nnUNetv2_predict --save_probabilities writes it).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { nnunetCaseName, nnunetLabelMap, projectToNnunetValues, readNnunetDatasetJson } from '../data/nnunet.js';
 import { readNiftiImage } from '../data/nifti.js';
-import { isPredictionFile, niftiStem, Predictor, writePrediction, type PredictionLayout, type ProbabilityStorage } from '../predict/index.js';
+import { findInputs, niftiStem, Predictor, writePrediction, type PredictionLayout, type ProbabilityStorage } from '../predict/index.js';
 import { deviceOption, integerIn } from './args.js';
 import { DEFAULT_WARNING_SCORE, SCORE_NAMES, type ScoreName } from '../uncertainty/index.js';
 import { formatSeconds, progressBar } from './progress.js';
-
-const NIFTI = /\.nii(\.gz)?$/;
-const NOT_INPUT = /_(gt|4d)\.nii(\.gz)?$/;
-
-/**
- * The NIfTI images under `input` (a file, or a directory searched recursively), skipping labels
- * and our outputs; in the nnunet layout only channel-0 images `CASE_0000`.
- *
- * @throws {Error} naming the path: nothing found, not NIfTI, (nnunet) an image of another channel.
- */
-export function findInputs(input: string, layout: PredictionLayout['kind'] = 'hmcseg'): string[] {
-  if (layout === 'nnunet') return findNnunetInputs(input);
-  const st = statSync(input, { throwIfNoEntry: false });
-  if (!st) throw new Error(`${input}: no such file or directory`);
-  if (st.isFile()) {
-    if (!NIFTI.test(input)) throw new Error(`${input}: not a NIfTI file (.nii or .nii.gz)`);
-    return [input];
-  }
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (NIFTI.test(e.name) && !NOT_INPUT.test(e.name) && !isPredictionFile(e.name)) out.push(p);
-    }
-  };
-  walk(input);
-  if (out.length === 0) throw new Error(`${input}: no NIfTI images found (files ending in _gt, _4d or our own outputs are skipped)`);
-  return out;
-}
-
-const NNUNET_CHANNEL = /_(\d{4})\.nii(\.gz)?$/;
-
-function findNnunetInputs(input: string): string[] {
-  const all = findInputs(input).filter((f) => NNUNET_CHANNEL.test(f));
-  const other = all.find((f) => nnunetCaseName(basename(f)) === undefined);
-  if (other !== undefined) throw new Error(`${other}: an image of channel ${Number(NNUNET_CHANNEL.exec(other)?.[1])}; hmcseg segments one channel (_0000)`);
-  if (all.length === 0) throw new Error(`${input}: no nnU-Net images CASE_0000.nii(.gz) found`);
-  return all;
-}
 
 /** The case name an input is written under. */
 function caseName(file: string, layout: PredictionLayout['kind']): string {

@@ -6,6 +6,7 @@ export { assemblePrediction, copySlicesClassMajor, type GridOutputs, type GridPr
 export { Predictor, type PredictOptions, type VolumePrediction } from './predict.js';
 export { gaussianImportance, slidingWindowSoftmax, windowStarts, type SlidingWindowOptions } from './sliding.js';
 export {
+  findInputs,
   hasPrediction,
   isPredictionFile,
   niftiStem,

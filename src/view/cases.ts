@@ -9,7 +9,7 @@ import * as z from 'zod';
 import { openDataset } from '../data/datasets.js';
 import { evaluateDirectory, STRUCTURES } from '../evaluate/index.js';
 import { niftiStem } from '../predict/files.js';
-import { findInputs } from '../cli/predict.js';
+import { findInputs } from '../predict/files.js';
 import { readJsonFile } from '../util/json.js';
 
 const UncertaintyJson = z.looseObject({
