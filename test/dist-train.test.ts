@@ -3,14 +3,13 @@
 // ends the run naming it, and --resume (here with one process: another world size) completes it.
 // Instance norm, no dropout: there the loss decomposes exactly over the shards (see the tolerance).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { phantomSet } from './helpers/phantom-set.js';
 import { optional } from './helpers/optional.js';
 import { loadSample, openSampleStore } from '../src/bayes/index.js';
 import { rankEnv } from '../src/cli/launch.js';
-import { makeSplits, openDataset, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { distributedBackends } from '../src/engine/index.js';
 import { parseTrainConfig, train } from '../src/train/index.js';
 
@@ -33,13 +32,7 @@ let splits: string;
 let configPath: string;
 
 beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'hmcseg-dist-train-'));
-  data = join(root, 'phantom');
-  writePhantomDataset({ out: data, cases: 4, contrast: 'ssfp', seed: 2, size: 32, slices: 3 });
-  splits = join(root, 'splits.json');
-  writeSplits(splits, makeSplits(openDataset(data), { seed: 0, fractions: { train: 0.5, val: 0.25, test: 0.25 } }));
-  configPath = join(root, 'config.json');
-  writeFileSync(configPath, JSON.stringify(configInput));
+  ({ root, data, splits, configPath } = phantomSet('hmcseg-dist-train-', configInput));
 });
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));

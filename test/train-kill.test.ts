@@ -3,13 +3,12 @@
 // finishes with the same samples as an uninterrupted run. Seeded kill points of the default config
 // (bench/kill9.ts runs 20 of each). Runs the compiled CLI (npm test builds it).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { phantomSet } from './helpers/phantom-set.js';
 import { KILL_RUNS, killPoints, killTrial, prepareKillData, referenceRun, sampleBytes } from '../bench/kill9.js';
 import { loadSample, openSampleStore } from '../src/bayes/index.js';
-import { makeSplits, openDataset, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { parseTrainConfig, train } from '../src/train/index.js';
 
 const CLI = resolve(__dirname, '../dist/src/cli/main.js');
@@ -29,13 +28,7 @@ const configInput = {
 
 beforeAll(() => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build:ts; npm test does it)`);
-  root = mkdtempSync(join(tmpdir(), 'hmcseg-kill-'));
-  data = join(root, 'phantom');
-  writePhantomDataset({ out: data, cases: 4, contrast: 'ssfp', seed: 2, size: 32, slices: 3 });
-  splits = join(root, 'splits.json');
-  writeSplits(splits, makeSplits(openDataset(data), { seed: 0, fractions: { train: 0.5, val: 0.25, test: 0.25 } }));
-  configPath = join(root, 'config.json');
-  writeFileSync(configPath, JSON.stringify(configInput));
+  ({ root, data, splits, configPath } = phantomSet('hmcseg-kill-', configInput));
 });
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));

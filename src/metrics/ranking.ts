@@ -184,14 +184,7 @@ export function riskCoverageOfSplit(s: SplitScores): RiskCoverage {
   let optimal = 0;
   for (let i = n - nErr + 1; i <= n; i++) optimal += (i - (n - nErr)) / i;
   optimal /= n;
-  return {
-    thresholds: Float64Array.from(thresholds),
-    coverage: Float64Array.from(coverage),
-    risk: Float64Array.from(risk),
-    aurc: { value: aurc },
-    optimalAurc: { value: optimal },
-    eAurc: { value: aurc - optimal },
-  };
+  return curveResult(thresholds, coverage, risk, aurc, optimal);
 }
 
 /**
@@ -241,14 +234,7 @@ export function riskCoverageOfRisks(uncertainty: ArrayLike<number>, risks: Array
     optimal += cumulative / (i + 1);
   }
   optimal /= n;
-  return {
-    thresholds: Float64Array.from(thresholds),
-    coverage: Float64Array.from(coverage),
-    risk: Float64Array.from(risk),
-    aurc: { value: aurc },
-    optimalAurc: { value: optimal },
-    eAurc: { value: aurc - optimal },
-  };
+  return curveResult(thresholds, coverage, risk, aurc, optimal);
 }
 
 /** The risk–coverage of no element: no curve, areas NaN `empty-input`. */
@@ -317,4 +303,16 @@ function pearson(x: Float64Array, y: Float64Array): MetricValue {
   }
   if (sxx === 0 || syy === 0) return { value: NaN, reason: 'constant-input' };
   return { value: Math.max(-1, Math.min(1, sxy / Math.sqrt(sxx * syy))) };
+}
+
+/** A risk–coverage curve with its AURC, the oracle's (optimal) AURC and their difference e-AURC. */
+function curveResult(thresholds: number[], coverage: number[], risk: number[], aurc: number, optimal: number) {
+  return {
+    thresholds: Float64Array.from(thresholds),
+    coverage: Float64Array.from(coverage),
+    risk: Float64Array.from(risk),
+    aurc: { value: aurc },
+    optimalAurc: { value: optimal },
+    eAurc: { value: aurc - optimal },
+  };
 }
