@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { optional } from './helpers/optional.js';
 import { checkStore, logHoldsEachStepOnce, prepareKillData, sampleBytes } from '../bench/kill9.js';
 import { openSampleStore } from '../src/bayes/index.js';
 import { parseTrainConfig, train } from '../src/train/index.js';
@@ -36,8 +37,8 @@ function umount(): void {
 afterAll(() => rmSync(root, { recursive: true, force: true })); // also when the tests skip
 
 const skipReason = mountTmpfs(1024);
-if (skipReason) console.log(`train-output.test: skipped: ${skipReason}`);
-else umount();
+const tmpfs = optional('a tmpfs mount (root)', skipReason);
+if (skipReason === null) umount();
 
 const K = 120;
 const config = parseTrainConfig({
@@ -74,7 +75,7 @@ function fill(keepKiB: number): void {
   if (free > 0) writeFileSync(join(mnt, 'filler'), Buffer.alloc(free));
 }
 
-describe.skipIf(skipReason !== null)('train: full or read-only output directory', () => {
+tmpfs.describe('train: full or read-only output directory', () => {
   beforeAll(async () => {
     ({ data, splits } = prepareKillData(root));
     await run(join(root, 'reference'));
