@@ -2,7 +2,9 @@
  * Prediction benchmark: segmenting a volume of 10 slices of 128 × 128 with K = 10 weight samples
  * (the full pipeline: preprocessing, streaming the samples from disk, forward passes, running
  * uncertainty sums, inverse mapping, scores), against K plain forward passes of the same batch in
- * the same run. Reports slices/s and the overhead ratio.
+ * the same run. Reports slices/s and the overhead ratio, and what the sample-disagreement scores
+ * (src/uncertainty/disagreement.ts: each pass's arg-max kept, K(K−1)/2 pairs of intersections)
+ * cost inside it: K arg-maxes of a pass's probabilities plus the accumulator, timed alone.
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/predict.js [--threads 2] [--runs 5] [--device cpu|cuda|cuda:N] [--out FILE]
  *
@@ -15,7 +17,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkDevice, noGrad, setNumThreads, tensor, tidy } from '../src/engine/index.js';
 import { UNet, type UNetConfig } from '../src/models/index.js';
+import { argmax } from '../src/metrics/index.js';
 import { Predictor } from '../src/predict/index.js';
+import { SampleDisagreement } from '../src/uncertainty/index.js';
 import { Rng, writeFileAtomic } from '../src/util/index.js';
 import { randomStore } from './random-store.js';
 import { machine, median, repoRoot, timed } from './util.js';
@@ -61,6 +65,19 @@ try {
   );
   net.dispose();
 
+  // The disagreement scores' own work in predict: per pass an arg-max of its probabilities and
+  // the pairwise intersections with the earlier passes, then the scores.
+  const passProbs = Array.from({ length: K }, () => Float32Array.from({ length: 4 * size * size * nz }, () => rng.uniform()));
+  const disagreement = timed(
+    () => {
+      const d = new SampleDisagreement({ dims: volume.dims, voxelMl: (1.5 * 1.5 * 8) / 1000 });
+      for (const p of passProbs) d.add(argmax(p, 4));
+      d.result();
+    },
+    1,
+    runs,
+  );
+
   const result = {
     date: new Date().toISOString(),
     command: `node dist/bench/predict.js --threads ${threads} --runs ${runs} --samples ${K}${device === 'cpu' ? '' : ` --device ${device}`}`,
@@ -74,11 +91,15 @@ try {
     forwardSlicesPerSecond: (nz * 1000) / forward.medianMs,
     overheadRatio: full.medianMs / forward.medianMs,
     pairedRatioMedian: median(full.runsMs.map((t, i) => t / forward.runsMs[i])),
+    disagreementMs: disagreement.medianMs,
+    disagreementRunsMs: disagreement.runsMs,
+    disagreementShareOfPredict: disagreement.medianMs / full.medianMs,
   };
   writeFileAtomic(values.out as string, `${JSON.stringify(result, null, 2)}\n`);
   console.log(
     `predict, K=${K}, ${nz} slices ${size}²: ${full.medianMs.toFixed(0)} ms (${result.slicesPerSecond.toFixed(2)} slices/s); ` +
-      `${K} forward passes alone: ${forward.medianMs.toFixed(0)} ms; ratio ${result.overheadRatio.toFixed(3)}`,
+      `${K} forward passes alone: ${forward.medianMs.toFixed(0)} ms; ratio ${result.overheadRatio.toFixed(3)}; ` +
+      `disagreement scores (${K} arg-maxes, ${(K * (K - 1)) / 2} pairs): ${disagreement.medianMs.toFixed(1)} ms, ${(100 * result.disagreementShareOfPredict).toFixed(1)} % of predict`,
   );
 } finally {
   rmSync(dir, { recursive: true, force: true });
