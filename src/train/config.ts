@@ -33,19 +33,19 @@ export const TrainConfigSchema = z
         /** Network input size (square): the centre crop, or the training window and the sliding window of prediction. */
         size: positiveInt.default(128),
         /**
-         * In-plane spacing to resample to (mm); null (default) keeps the grid; 'median' is the
-         * training split's median in-plane spacing over files whose spacing is known (pixdim 1 is
-         * unknown), so the shared data (pixdim 1 everywhere) keep their pixels as with null.
+         * In-plane spacing to resample to (mm): 'median' (default, as nnU-Net) is the training
+         * split's median in-plane spacing over files whose spacing is known (pixdim 1 is unknown;
+         * with none known the grid is kept, so the shared data, pixdim 1 everywhere, keep their
+         * pixels); a number fixes it; null keeps every file's grid.
          */
-        targetSpacing: z.union([z.number().positive(), z.literal('median')]).nullable().default(null),
+        targetSpacing: z.union([z.number().positive(), z.literal('median')]).nullable().default('median'),
         /**
-         * 'sliding': the network sees whole slices (random training windows, Gaussian sliding
-         * windows at prediction); absent or 'centre': one crop about the image centre. Optional
-         * without a default so that the config hash of runs made before it stays the same; not yet
-         * the default because the ONNX export and the viewer's in-browser inference predict one
-         * centre crop and refuse sliding stores.
+         * 'sliding' (default): the network sees whole slices (random training windows of `size`,
+         * Gaussian-weighted overlapping windows at prediction), so no voxel of an input goes
+         * unseen; 'centre': one `size` crop about the image centre, voxels outside it get
+         * background with no uncertainty (what stores trained before this option do).
          */
-        window: z.enum(['centre', 'sliding']).optional(),
+        window: z.enum(['centre', 'sliding']).default('sliding'),
         batchSize: positiveInt.default(8),
         /** Augmentation worker threads (0: inline). */
         workers: z.number().int().nonnegative().default(1),

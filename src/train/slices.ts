@@ -8,8 +8,7 @@ import { medianKnownSpacing, preprocessOptions, preprocessVolume, type Preproces
 export interface PreprocessRequest {
   readonly size: number;
   readonly targetSpacing: number | 'median' | null;
-  /** Absent: the centre crop. */
-  readonly window?: 'centre' | 'sliding';
+  readonly window: 'centre' | 'sliding';
 }
 
 /**
@@ -19,7 +18,7 @@ export interface PreprocessRequest {
 export function resolvePreprocess(refs: readonly CaseRef[], r: PreprocessRequest): PreprocessConfig {
   const targetSpacing =
     r.targetSpacing === 'median' ? medianKnownSpacing(refs.map((ref) => readNiftiImage(ref.image).spacing)) : r.targetSpacing;
-  return { size: r.size, targetSpacing, ...(r.window !== undefined && { window: r.window }) };
+  return { size: r.size, targetSpacing, window: r.window };
 }
 
 /**
