@@ -1,6 +1,8 @@
 /**
  * Experiment presets: the data, the training budget of every method and the studies to run.
- * - `demo`: phantom data only, a tiny network; the whole run fits in minutes on 2 cores.
+ * - `demo`: phantom data only, a small network (U-Net 8–64, depth 4: at depth 3 a network cannot
+ *   tell the RV's blood from the LV's, and every single network missed the RV) with K = 600 steps,
+ *   the temperature and sample-count studies; the whole run fits in about 10 minutes on 2 cores.
  * - `cpu`: ACDC at 128 × 128 with a U-Net of base width 16 and the reference budget (K = 800 steps
  *   per network, M = 4 cycles, T = 0.01, 12 samples), EMIDEC and phantom contrasts out of domain.
  * - `full`: the budgets a GPU user would use.
@@ -109,13 +111,13 @@ export const PRESETS: Readonly<Record<Preset['name'], Preset>> = {
     variants: [DEFAULT_LAYOUT_VARIANT],
     config: {
       data: { labels: 'acdc', size: 64, batchSize: 8, workers: 1 },
-      model: { depth: 3, baseWidth: 8 },
-      optim: { steps: 300, lr: 0.1 },
+      model: { depth: 4, baseWidth: 8 },
+      optim: { steps: 600, lr: 0.1 },
       hmc: { cycles: 3, samplesPerCycle: 2, temperature: 0.01, ...REFERENCE_LAYOUT },
       ensemble: { members: 5 },
       checkpointEvery: 50,
     },
-    studies: ['temperature', 'cycles', 'layout', 'batchnorm', 'samples', 'budget'],
+    studies: ['temperature', 'samples'],
     grid: {
       temperatures: [1, 0.01, 0],
       cycles: [1, 3, 6],
