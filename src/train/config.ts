@@ -41,9 +41,8 @@ export const TrainConfigSchema = z
         /**
          * 'sliding': the network sees whole slices (random training windows, Gaussian sliding
          * windows at prediction); absent or 'centre': one crop about the image centre. Optional
-         * without a default so that the config hash of runs made before it stays the same; not yet
-         * the default because the ONNX export and the viewer's in-browser inference predict one
-         * centre crop and refuse sliding stores.
+         * without a default so that the config hash of runs made before it stays the same. The ONNX
+         * export and the viewer's in-browser inference predict both as `hmcseg predict` does.
          */
         window: z.enum(['centre', 'sliding']).optional(),
         batchSize: positiveInt.default(8),
