@@ -127,12 +127,14 @@ describe('slidingWindowSoftmax', () => {
   });
 });
 
-/** `passes` pixel-wise "networks" p(class 1) = sigmoid(a_k · value + b_k), returned [window][pass][class][y][x]. */
+/** Pass k's pixel-wise "network": p(class 1) = sigmoid(a_k · value + b_k), NCHW. */
+const branch = (w: number, k: number) => (win: Float32Array, b: number) => pixelwise(w)(win.map((v) => (1 + 0.5 * k) * v + 0.3 * k - 0.4), b);
+
+/** `passes` of {@link branch} at once, returned [window][pass][class][y][x]. */
 function branches(w: number, passes: number) {
-  const one = (k: number) => (win: Float32Array, b: number) => pixelwise(w)(win.map((v) => (1 + 0.5 * k) * v + 0.3 * k - 0.4), b);
   return (win: Float32Array, b: number): Float32Array => {
     const out = new Float32Array(b * passes * C * w * w);
-    const each = Array.from({ length: passes }, (_, k) => one(k)(win, b));
+    const each = Array.from({ length: passes }, (_, k) => branch(w, k)(win, b));
     for (let i = 0; i < b; i++) for (let k = 0; k < passes; k++) out.set(each[k].subarray(i * C * w * w, (i + 1) * C * w * w), (i * passes + k) * C * w * w);
     return out;
   };
@@ -156,12 +158,7 @@ describe('WindowFusion', () => {
     const fused = fusion.result();
     expect(fused.length).toBe(P);
     for (let k = 0; k < P; k++) {
-      const alone = (win: Float32Array, b: number) => {
-        const all = forward(win, b);
-        const out = new Float32Array(b * C * w * w);
-        for (let i = 0; i < b; i++) out.set(all.subarray((i * P + k) * C * w * w, (i * P + k + 1) * C * w * w), i * C * w * w);
-        return out;
-      };
+      const alone = branch(w, k);
       // Batches added in another order sum each pixel's windows in another order: float32 rounding.
       const want = slidingWindowSoftmax(images, nz, mx, my, alone, { window: [w, w], numClasses: C, batchSize: 7 });
       for (let i = 0; i < want.length; i++) expect(Math.abs(fused[k][i] - want[i])).toBeLessThan(1e-6);
@@ -217,12 +214,7 @@ describe('predictFromBranches', () => {
     const acc = new UncertaintyAccumulator({ numClasses: C, numPixels: nz * mx * my });
     const disagreement = passDisagreement(image, P);
     for (let k = 0; k < P; k++) {
-      const alone = (win: Float32Array, b: number) => {
-        const all = forward(win, b);
-        const out = new Float32Array(b * C * w * w);
-        for (let i = 0; i < b; i++) out.set(all.subarray((i * P + k) * C * w * w, (i * P + k + 1) * C * w * w), i * C * w * w);
-        return out;
-      };
+      const alone = branch(w, k);
       const probs = slidingWindowSoftmax(pre.image, nz, mx, my, alone, { window: [w, w], numClasses: C });
       acc.add(probs);
       disagreement?.add(argmax(invertProbabilities(probs, C, pre.transform), C));
