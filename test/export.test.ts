@@ -169,7 +169,7 @@ describe('the exported model', () => {
   it('has the stable I/O contract and the preprocessing recipe in metadata_props', async () => {
     const out = join(root, 'hmc.onnx');
     const printed = JSON.parse(cli('export', '--model', stores.hmc, '--out', out, '--samples', '3'));
-    expect(printed).toMatchObject({ out, branches: 3, size: 32, classes: 4 });
+    expect(printed).toMatchObject({ out, branches: 3, size: 32, window: 'centre', classes: 4 });
     const bytes = new Uint8Array(readFileSync(out));
     const s = await ortNode.InferenceSession.create(bytes);
     expect(s.inputNames).toEqual(['image']);

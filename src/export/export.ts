@@ -54,6 +54,8 @@ export interface OnnxExport {
   /** Branches in the graph (weight samples × passes). */
   readonly branches: number;
   readonly size: number;
+  /** How consumers tile slices (the recipe's `window`). */
+  readonly window: PreprocessRecipe['window'];
   readonly numClasses: number;
 }
 
@@ -176,7 +178,7 @@ export function exportOnnx(storeDir: string, opts: ExportOptions = {}): OnnxExpo
       docString: `hmcseg ${m.method} posterior predictive, ${branches.length} branches, opset ${ONNX_OPSET}`,
       metadata,
     });
-    return { bytes, metadata, branches: branches.length, size: S, numClasses: C };
+    return { bytes, metadata, branches: branches.length, size: S, window, numClasses: C };
   } finally {
     model.dispose();
   }
