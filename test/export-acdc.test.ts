@@ -4,7 +4,9 @@
  * probabilities, entropy and mutual information of our own prediction within 1e-4, with
  * onnxruntime-node (6 volumes, or all with HMCSEG_EXPORT_VOLUMES=all) and onnxruntime-web (wasm, one).
  * Dropout at inference (`--passes 2`) on single slices, where the export's fixed masks are those
- * prediction draws. Skips, saying why, without the data (`HMCSEG_DATA`, default ../shared/data).
+ * prediction draws. A store predicting whole slices by sliding windows (ACDC's 216 × 256-ish
+ * slices by 128 × 128 windows) on two test volumes. Every comparison also covers the segmentation
+ * and every score. Skips, saying why, without the data (`HMCSEG_DATA`, default ../shared/data).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSplits, openDataset, readNiftiImage, splitCases, writeSplits, type CaseRef, type Volume } from '../src/data/index.js';
 import { exportOnnx } from '../src/export/index.js';
 import { realData } from './helpers/optional.js';
-import { oneSlice, worstAgreement, type OrtLike } from './helpers/onnx.js';
+import { oneSlice, worstAgreement, type Agreement, type OrtLike } from './helpers/onnx.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = resolve(here, '../dist/src/cli/main.js');
@@ -37,7 +39,7 @@ let testCases: CaseRef[];
 const tiny = {
   seed: 7,
   threads: 2,
-  data: { labels: 'acdc', batchSize: 4, workers: 0 },
+  data: { labels: 'acdc', batchSize: 4, workers: 0, window: 'centre' },
   // Dropout in the decoder, off at prediction unless more than one pass is asked for.
   model: { depth: 3, baseWidth: 4, dropout: 0.3, dropoutPlacement: 'decoder' },
   optim: { steps: 8, lr: 0.05 },
@@ -46,6 +48,7 @@ const tiny = {
 
 data.describe('hmcseg export on ACDC, against hmcseg predict', () => {
   let store: string;
+  let sliding: string;
   let onnx: Uint8Array;
 
   beforeAll(() => {
@@ -60,16 +63,28 @@ data.describe('hmcseg export on ACDC, against hmcseg predict', () => {
     cli('train', '--method', 'hmc', '--data', acdc, '--splits', join(root, 'splits.json'), '--out', store, '--config', join(root, 'config.json'));
     cli('export', '--model', store, '--out', join(root, 'hmc.onnx'));
     onnx = new Uint8Array(readFileSync(join(root, 'hmc.onnx')));
+    writeFileSync(join(root, 'sliding.json'), JSON.stringify({ ...tiny, data: { ...tiny.data, window: 'sliding' } }));
+    sliding = join(root, 'hmc-sliding');
+    cli('train', '--method', 'hmc', '--data', acdc, '--splits', join(root, 'splits.json'), '--out', sliding, '--config', join(root, 'sliding.json'));
   }, 300_000);
   const LONG = 300_000;
 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  const worst = (ort: OrtLike, model: Uint8Array, volumes: { image: Volume<Float32Array>; source: string }[], passes?: number) =>
-    worstAgreement(ort, model, store, volumes, { passes }, ort === (ortWeb as unknown as OrtLike) ? { executionProviders: ['wasm'] } : {});
+  const worst = (ort: OrtLike, model: Uint8Array, volumes: { image: Volume<Float32Array>; source: string }[], passes?: number, from = store) =>
+    worstAgreement(ort, model, from, volumes, { passes }, ort === (ortWeb as unknown as OrtLike) ? { executionProviders: ['wasm'] } : {});
 
-  const report = (what: string, n: number, w: { probs: number; entropy: number; mi: number }) =>
-    process.stdout.write(`export-acdc ${what}, ${n} volumes: max abs diff probs ${w.probs.toExponential(2)}, entropy ${w.entropy.toExponential(2)}, MI ${w.mi.toExponential(2)}\n`);
+  const report = (what: string, n: number, w: Agreement) =>
+    process.stdout.write(
+      `export-acdc ${what}, ${n} volumes: max abs diff probs ${w.probs.toExponential(2)}, entropy ${w.entropy.toExponential(2)}, MI ${w.mi.toExponential(2)}, ` +
+        `scores ${w.scores.toExponential(2)}, ${w.segmentation} voxels segmented differently\n`,
+    );
+  /** Maps within 1e-4, the same segmentation, scores (sums over regions) within 1e-3. */
+  const expectAgreement = (w: Agreement) => {
+    expect(Math.max(w.probs, w.entropy, w.mi, w.expectedEntropy)).toBeLessThan(TOL);
+    expect(w.segmentation).toBe(0);
+    expect(w.scores).toBeLessThan(1e-3);
+  };
 
   it('HMC (4 samples), onnxruntime-node: ACDC test volumes within 1e-4', async () => {
     const volumes = testCases.slice(0, volumeCount).map((c) => ({ image: readNiftiImage(c.image), source: c.image }));
@@ -77,7 +92,7 @@ data.describe('hmcseg export on ACDC, against hmcseg predict', () => {
     const w = await worst(ortNode as unknown as OrtLike, onnx, volumes);
     report('hmc K=4 onnxruntime-node', volumes.length, w);
     expect(w.maxMi).toBeGreaterThan(1e-3);
-    expect(Math.max(w.probs, w.entropy, w.mi)).toBeLessThan(TOL);
+    expectAgreement(w);
   }, LONG);
 
   it('HMC, onnxruntime-web (wasm): an ACDC test volume within 1e-4', async () => {
@@ -85,7 +100,7 @@ data.describe('hmcseg export on ACDC, against hmcseg predict', () => {
     const volumes = testCases.slice(0, 1).map((c) => ({ image: readNiftiImage(c.image), source: c.image }));
     const w = await worst(ortWeb as unknown as OrtLike, onnx, volumes);
     report('hmc K=4 onnxruntime-web', volumes.length, w);
-    expect(Math.max(w.probs, w.entropy, w.mi)).toBeLessThan(TOL);
+    expectAgreement(w);
   }, LONG);
 
   it('dropout at inference (4 samples × 2 fixed masks), onnxruntime-node: one mid-ventricular slice of each of three test volumes within 1e-4', async () => {
@@ -97,6 +112,16 @@ data.describe('hmcseg export on ACDC, against hmcseg predict', () => {
     const w = await worst(ortNode as unknown as OrtLike, exportOnnx(store, { passes: 2 }).bytes, volumes, 2);
     report('hmc K=4 × 2 dropout masks onnxruntime-node (one slice each)', volumes.length, w);
     expect(w.maxMi).toBeGreaterThan(1e-3);
-    expect(Math.max(w.probs, w.entropy, w.mi)).toBeLessThan(TOL);
+    expectAgreement(w);
+  }, LONG);
+
+  it('sliding windows (4 samples), onnxruntime-node: two ACDC test volumes, whole slices, within 1e-4', async () => {
+    const volumes = testCases.slice(0, 2).map((c) => ({ image: readNiftiImage(c.image), source: c.image }));
+    // Larger than the window along at least one axis, so that windows overlap.
+    expect(volumes.some((v) => v.image.dims[0] > 128 || v.image.dims[1] > 128)).toBe(true);
+    const w = await worst(ortNode as unknown as OrtLike, exportOnnx(sliding).bytes, volumes, undefined, sliding);
+    report('hmc K=4 sliding windows onnxruntime-node', volumes.length, w);
+    expect(w.maxMi).toBeGreaterThan(1e-3);
+    expectAgreement(w);
   }, LONG);
 });

@@ -3,7 +3,12 @@
  * probabilities, entropy and mutual information of our own prediction (`Predictor`, what
  * `hmcseg predict` runs) on the same preprocessed input. Tiny U-Nets trained for a few steps on
  * phantoms (numeric agreement, not accuracy): HMC with BatchNorm, deterministic networks with
- * instance norm and with no norm, MC Dropout with dropout after every block.
+ * instance norm and with no norm, MC Dropout with dropout after every block, each on one centre
+ * crop; and HMC on whole 40 × 40 slices by 24 × 24 sliding windows (3 × 3 per slice, as ACDC's
+ * 216 × 256 slices by 128 × 128 windows). Every consumer runs the export through the one fusion
+ * (src/export/recipe.ts `predictWithExport`): each branch's softmax fused over the windows, then
+ * the accumulator and the scores; the comparison covers the maps, the segmentation and every
+ * slice and volume score, the disagreement scores included.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +19,7 @@ import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSplits, openDataset, readNiftiImage, writePhantomDataset, writeSplits, type Volume } from '../src/data/index.js';
-import { addPosteriorGraph, exportOnnx, GraphBuilder, METADATA_KEYS, readOnnxMetadata, type PreprocessRecipe } from '../src/export/index.js';
+import { addPosteriorGraph, exportOnnx, GraphBuilder, METADATA_KEYS, readExportInfo, readOnnxMetadata, type PreprocessRecipe } from '../src/export/index.js';
 import { UNET_DEFAULTS } from '../src/models/index.js';
 import { openSampleStore, type Method } from '../src/bayes/index.js';
 import { parseTrainConfig, train, type TrainConfigInput } from '../src/train/index.js';
@@ -23,6 +28,8 @@ import { oneSlice, worstAgreement, type Agreement, type OrtLike } from './helper
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/src/cli/main.js');
 const cli = (...args: string[]) => execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const TOL = 1e-4;
+/** Scores are sums over regions (entropy sums, volumes in ml): a relative 1e-5 of float32 rounding. */
+const SCORE_TOL = 1e-3;
 
 let root: string;
 let images: string[];
@@ -36,7 +43,6 @@ async function trainStore(name: string, method: Method, config: TrainConfigInput
 const base = (model: TrainConfigInput['model'], over: TrainConfigInput = {}): TrainConfigInput => ({
   seed: 3,
   threads: 1,
-  // The export holds one centre crop: stores predicting by sliding windows are refused (below).
   data: { labels: 'acdc', size: 32, batchSize: 4, workers: 0, window: 'centre' },
   model: { depth: 3, baseWidth: 4, ...model },
   optim: { steps: 8, lr: 0.05 },
@@ -54,6 +60,11 @@ beforeAll(async () => {
   await trainStore('instance', 'deterministic', base({ norm: 'instance' }));
   await trainStore('none', 'deterministic', base({ norm: 'none' }));
   await trainStore('mcd', 'mcdropout', base({ dropoutPlacement: 'all' }, { mcdropout: { rate: 0.3, passes: 3 } }));
+  await trainStore(
+    'sliding',
+    'hmc',
+    base({}, { data: { labels: 'acdc', size: 24, batchSize: 4, workers: 0, window: 'sliding' }, hmc: { cycles: 2, samplesPerCycle: 2, beta: 0.5, sampleFromCycle: 0 } }),
+  );
 }, 120_000);
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -75,25 +86,48 @@ function agreement(
 
 const volumes = () => images.slice(0, 2).map((source) => ({ image: readNiftiImage(source), source }));
 
+/** The export agrees with our prediction: maps within {@link TOL}, the same segmentation, the scores. */
+function expectAgreement(d: Agreement, what: string): void {
+  expect(Math.max(d.probs, d.entropy, d.mi, d.expectedEntropy), what).toBeLessThan(TOL);
+  expect(d.segmentation, `${what}: voxels segmented differently`).toBe(0);
+  expect(d.scores, `${what}: scores`).toBeLessThan(SCORE_TOL);
+}
+
+const printed = (what: string, d: Agreement) =>
+  process.stdout.write(
+    `export ${what}: max abs diff probs ${d.probs.toExponential(2)}, entropy ${d.entropy.toExponential(2)}, MI ${d.mi.toExponential(2)}, ` +
+      `scores ${d.scores.toExponential(2)}, ${d.segmentation} voxels segmented differently\n`,
+  );
+
 describe('hmcseg export, verified against our prediction', () => {
   it('HMC, BatchNorm, 4 samples: onnxruntime-node gives the probabilities, entropy and MI of hmcseg predict', async () => {
     const d = await agreement(nodeOrt, stores.hmc, volumes());
-    process.stdout.write(`export hmc K=4 (onnxruntime-node): max abs diff probs ${d.probs.toExponential(2)}, entropy ${d.entropy.toExponential(2)}, MI ${d.mi.toExponential(2)}\n`);
+    printed('hmc K=4 (onnxruntime-node)', d);
     expect(d.maxMi).toBeGreaterThan(1e-3); // the samples disagree, so MI is really compared
-    expect(d.probs).toBeLessThan(TOL);
-    expect(d.entropy).toBeLessThan(TOL);
-    expect(d.mi).toBeLessThan(TOL);
+    expectAgreement(d, 'hmc');
+  });
+
+  it('HMC on whole slices by sliding windows: onnxruntime-node through the shared fusion gives hmcseg predict on the input grid', async () => {
+    const d = await agreement(nodeOrt, stores.sliding, volumes());
+    printed('hmc K=4 sliding windows (onnxruntime-node)', d);
+    expect(d.maxMi).toBeGreaterThan(1e-3);
+    expectAgreement(d, 'sliding');
+    const two = await agreement(nodeOrt, stores.sliding, volumes().slice(0, 1), { samples: 2 });
+    expectAgreement(two, 'sliding --samples 2');
+    const info = readExportInfo(readOnnxMetadata(exportOnnx(stores.sliding).bytes), 'sliding.onnx');
+    expect(info.recipe).toMatchObject({ window: 'sliding', size: 24, overlap: 0.5, sigmaScale: 0.125 });
+    expect(info.branches).toBe(4);
   });
 
   it('--samples 2 takes the last two samples, as predict --samples 2 does', async () => {
     const d = await agreement(nodeOrt, stores.hmc, volumes().slice(0, 1), { samples: 2 });
-    expect(Math.max(d.probs, d.entropy, d.mi)).toBeLessThan(TOL);
+    expectAgreement(d, '--samples 2');
   });
 
   it('instance norm and no norm (one network each): same outputs, and MI exactly 0', async () => {
     for (const name of ['instance', 'none']) {
       const d = await agreement(nodeOrt, stores[name], volumes().slice(0, 1));
-      expect(Math.max(d.probs, d.entropy), name).toBeLessThan(TOL);
+      expectAgreement(d, name);
       expect(d.mi, name).toBe(0);
       expect(d.maxMi, name).toBe(0);
     }
@@ -104,11 +138,11 @@ describe('hmcseg export, verified against our prediction', () => {
     const slices = [0, 2].map((z) => ({ image: oneSlice(image, z), source: `${images[0]} z=${z}` }));
     const ort = nodeOrt;
     const d = await agreement(ort, stores.mcd, slices);
-    process.stdout.write(`export mcdropout 3 masks (onnxruntime-node, one slice): max abs diff probs ${d.probs.toExponential(2)}, entropy ${d.entropy.toExponential(2)}, MI ${d.mi.toExponential(2)}\n`);
+    printed('mcdropout 3 masks (onnxruntime-node, one slice)', d);
     expect(d.maxMi).toBeGreaterThan(1e-3);
-    expect(Math.max(d.probs, d.entropy, d.mi)).toBeLessThan(TOL);
+    expectAgreement(d, 'mcdropout');
     const off = await agreement(ort, stores.mcd, volumes().slice(0, 1), { passes: 1 }); // dropout off, as predict --passes 1
-    expect(Math.max(off.probs, off.entropy, off.mi)).toBeLessThan(TOL);
+    expectAgreement(off, 'mcdropout --passes 1');
     expect(off.maxMi).toBe(0);
     const other = await agreement(ort, stores.mcd, slices.slice(0, 1), { seed: 12345 });
     expect(other.probs).toBeGreaterThan(1e-3);
@@ -121,10 +155,13 @@ describe('hmcseg export, verified against our prediction', () => {
     (ortWeb as unknown as { env: { wasm: { numThreads: number } } }).env.wasm.numThreads = 1;
     const ort = webOrt;
     const d = await agreement(ort, stores.hmc, volumes().slice(0, 1));
-    process.stdout.write(`export hmc K=4 (onnxruntime-web wasm): max abs diff probs ${d.probs.toExponential(2)}, entropy ${d.entropy.toExponential(2)}, MI ${d.mi.toExponential(2)}\n`);
-    expect(Math.max(d.probs, d.entropy, d.mi)).toBeLessThan(TOL);
+    printed('hmc K=4 (onnxruntime-web wasm)', d);
+    expectAgreement(d, 'hmc, wasm');
     const mcd = await agreement(ort, stores.mcd, [{ image: oneSlice(readNiftiImage(images[1]), 1), source: images[1] }]);
-    expect(Math.max(mcd.probs, mcd.entropy, mcd.mi)).toBeLessThan(TOL);
+    expectAgreement(mcd, 'mcdropout, wasm');
+    const sliding = await agreement(ort, stores.sliding, volumes().slice(1, 2));
+    printed('hmc K=4 sliding windows (onnxruntime-web wasm)', sliding);
+    expectAgreement(sliding, 'sliding, wasm');
   });
 });
 
@@ -132,18 +169,25 @@ describe('the exported model', () => {
   it('has the stable I/O contract and the preprocessing recipe in metadata_props', async () => {
     const out = join(root, 'hmc.onnx');
     const printed = JSON.parse(cli('export', '--model', stores.hmc, '--out', out, '--samples', '3'));
-    expect(printed).toMatchObject({ out, branches: 3, size: 32, classes: 4 });
+    expect(printed).toMatchObject({ out, branches: 3, size: 32, window: 'centre', classes: 4 });
     const bytes = new Uint8Array(readFileSync(out));
     const s = await ortNode.InferenceSession.create(bytes);
     expect(s.inputNames).toEqual(['image']);
-    expect(s.outputNames).toEqual(['probs', 'entropy', 'mutual_information']);
+    expect(s.outputNames).toEqual(['branch_probs', 'probs', 'entropy', 'mutual_information']);
     const r = await s.run({ image: new ortNode.Tensor('float32', new Float32Array(2 * 32 * 32).fill(0.5), [2, 1, 32, 32]) });
     await s.release();
+    expect(r.branch_probs.dims).toEqual([2, 3, 4, 32, 32]);
     expect(r.probs.dims).toEqual([2, 4, 32, 32]);
     expect(r.entropy.dims).toEqual([2, 32, 32]);
     expect(r.mutual_information.dims).toEqual([2, 32, 32]);
     const p = r.probs.data as Float32Array;
     for (let i = 0; i < 32 * 32; i++) expect(p[i] + p[i + 1024] + p[i + 2048] + p[i + 3072]).toBeCloseTo(1, 5);
+    // probs is the mean of the branches' softmaxes: slice n, class c, pixel i of branch k at ((n·3 + k)·4 + c)·1024 + i.
+    const bp = r.branch_probs.data as Float32Array;
+    for (const [n, c, i] of [[0, 0, 0], [1, 2, 517], [1, 3, 1023]]) {
+      const mean = [0, 1, 2].reduce((a, k) => a + bp[((n * 3 + k) * 4 + c) * 1024 + i], 0) / 3;
+      expect(p[(n * 4 + c) * 1024 + i]).toBeCloseTo(mean, 6);
+    }
 
     const meta = readOnnxMetadata(bytes);
     const manifest = openSampleStore(stores.hmc).manifest;
@@ -152,22 +196,35 @@ describe('the exported model', () => {
     expect(JSON.parse(meta[METADATA_KEYS.classes])).toEqual(['background', 'LV', 'MYO', 'RV']);
     expect(meta[METADATA_KEYS.configHash]).toBe((manifest.training as { configHash: string }).configHash);
     const recipe = JSON.parse(meta[METADATA_KEYS.preprocess]) as PreprocessRecipe;
-    expect(recipe).toMatchObject({ size: 32, targetSpacing: manifest.preprocess.targetSpacing, clipPercentiles: [0.5, 99.5] });
+    expect(recipe).toMatchObject({ size: 32, window: 'centre', overlap: null, sigmaScale: null, targetSpacing: manifest.preprocess.targetSpacing, clipPercentiles: [0.5, 99.5] });
+    expect(Object.keys(JSON.parse(meta[METADATA_KEYS.outputs]))).toEqual(['branch_probs', 'probs', 'entropy', 'mutual_information']);
     const samples = JSON.parse(meta[METADATA_KEYS.samples]);
     expect(samples.files).toEqual(manifest.samples.slice(-3).map((x) => x.file));
     expect(JSON.parse(meta[METADATA_KEYS.dropout])).toBeNull();
   });
 
-  it('BAD CALL - sample counts out of range, passes without dropout, not a store: errors name the store', () => {
+  it('BAD CALL - sample counts out of range, passes without dropout, not a store, an unknown window: errors name the store', () => {
     expect(() => exportOnnx(stores.hmc, { samples: 5 })).toThrow(/hmc: --samples must be an integer in 1\.\.4, got 5/);
     expect(() => exportOnnx(stores.hmc, { samples: 0 })).toThrow(/--samples/);
     expect(() => exportOnnx(stores.hmc, { passes: 2 })).toThrow(/--passes 2 needs a model with dropout/);
     expect(() => exportOnnx(root)).toThrow(/not a sample store/);
-    const sliding = join(root, 'hmc-sliding');
-    cpSync(stores.hmc, sliding, { recursive: true });
-    const manifest = JSON.parse(readFileSync(join(sliding, 'manifest.json'), 'utf8'));
-    writeFileSync(join(sliding, 'manifest.json'), JSON.stringify({ ...manifest, preprocess: { ...manifest.preprocess, window: 'sliding' } }));
-    expect(() => exportOnnx(sliding)).toThrow(/hmc-sliding: this store predicts whole slices by sliding windows/);
+    const bogus = join(root, 'hmc-bogus-window');
+    cpSync(stores.hmc, bogus, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(bogus, 'manifest.json'), 'utf8'));
+    writeFileSync(join(bogus, 'manifest.json'), JSON.stringify({ ...manifest, preprocess: { ...manifest.preprocess, window: 'tiles' } }));
+    expect(() => exportOnnx(bogus)).toThrow(/hmc-bogus-window\/manifest\.json: preprocess\.window 'tiles' is neither 'centre' nor 'sliding'/);
+  });
+
+  it('BAD CALL - metadata without a recipe, an old recipe (no window), a sliding recipe without overlap: errors name the model and the key', () => {
+    const meta = readOnnxMetadata(exportOnnx(stores.sliding).bytes);
+    expect(readExportInfo(meta, 'm.onnx').recipe.window).toBe('sliding');
+    const { [METADATA_KEYS.preprocess]: recipe, ...rest } = meta;
+    expect(() => readExportInfo(rest, 'm.onnx')).toThrow('m.onnx: not an hmcseg export (no hmcseg.preprocess in its metadata)');
+    const { window: _w, overlap: _o, sigmaScale: _s, ...old } = JSON.parse(recipe) as PreprocessRecipe;
+    expect(() => readExportInfo({ ...meta, [METADATA_KEYS.preprocess]: JSON.stringify(old) }, 'old.onnx')).toThrow(/old\.onnx: hmcseg\.preprocess is not a recipe this version knows[^]*window/);
+    const noOverlap = { ...(JSON.parse(recipe) as PreprocessRecipe), overlap: null };
+    expect(() => readExportInfo({ ...meta, [METADATA_KEYS.preprocess]: JSON.stringify(noOverlap) }, 'm.onnx')).toThrow(/overlap and sigmaScale are numbers for window 'sliding'/);
+    expect(() => readExportInfo({ ...meta, [METADATA_KEYS.samples]: '{"count": 4}' }, 'm.onnx')).toThrow(/m\.onnx: hmcseg\.samples has no positive integer count and passes/);
   });
 
   it('BAD CALL - a sample missing a tensor or with a misshapen one: the error names the file and the tensor', () => {

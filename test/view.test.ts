@@ -34,7 +34,7 @@ function get(path: string, host = `${VIEW_HOST}:${server.port}`): Promise<{ stat
 }
 
 beforeAll(async () => {
-  fx = await makeViewFixture({ model: false, trained: false });
+  fx = await makeViewFixture({ model: false, trained: false, window: 'centre' });
   symlinkSync('/etc', join(fx.pred, 'escape'));
   // The page is not needed here (test/view-browser.test.ts loads it): a one-file web root.
   mkdirSync(join(fx.root, 'web'));

@@ -3,9 +3,17 @@
  *
  * I/O contract (stable; the browser viewer depends on it):
  * - input `image`: float32 N×1×S×S, already preprocessed (the recipe is in the metadata, key
- *   `hmcseg.preprocess`; S is its `size`);
- * - outputs `probs` N×C×S×S (mean softmax over the K branches), `entropy` and
- *   `mutual_information` N×S×S (nats; see src/uncertainty/entropy.ts).
+ *   `hmcseg.preprocess`; S is its `size`): N centre crops, or N windows of whole slices;
+ * - outputs `branch_probs` N×K×C×S×S (each branch's softmax), `probs` N×C×S×S (their mean),
+ *   `entropy` and `mutual_information` N×S×S (nats; see src/uncertainty/entropy.ts).
+ *
+ * A store predicting one centre crop (recipe `window: 'centre'`) gives `hmcseg predict`'s maps
+ * from `probs`, `entropy` and `mutual_information` directly. A store predicting whole slices
+ * (`window: 'sliding'`) needs its windows fused per branch before the branches are averaged (MI
+ * is the disagreement between branches, not between windows): the consumer tiles each slice with
+ * windows (`overlap`), fuses each branch's softmax with the Gaussian weights (`sigmaScale`), then
+ * averages; `src/predict/branches.ts` does exactly that from `branch_probs`, for both recipes, and
+ * is what the viewer and the tests run. The three maps remain right for one window.
  *
  * The branches are the last K weight samples (as `hmcseg predict --samples K` takes them) times
  * the dropout passes per sample (MC Dropout; 1 otherwise). Each pass has fixed dropout masks,
@@ -13,8 +21,9 @@
  * initialisation, in the order `hmcseg predict` draws them for a one-slice batch: sample by
  * sample, pass by pass, block by block. With the model's own seed (the default) the export
  * therefore reproduces exactly what `hmcseg predict` gives for a one-slice volume that it segments
- * first. Otherwise prediction draws fresh masks per slice (and per volume), while the export applies
- * the same K masks to every slice: the same distribution, other draws.
+ * first. Otherwise prediction draws fresh masks per slice (per window with sliding windows, and per
+ * volume), while the export applies the same K masks to every slice or window: the same
+ * distribution, other draws.
  */
 import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
 import { CLASSES } from '../data/labels.js';
@@ -25,6 +34,8 @@ import type { PreprocessConfig } from '../data/preprocess.js';
 import { GraphBuilder, ONNX_OPSET } from './onnx-graph.js';
 import { unetBlocks } from '../models/unet.js';
 import { addPosteriorGraph, maskShape, type Branch, type WeightSample } from './unet-onnx.js';
+import { GAUSSIAN_SIGMA_SCALE, SLIDING_OVERLAP } from '../predict/sliding.js';
+import { METADATA_KEYS, type PreprocessRecipe } from './recipe.js';
 
 export interface ExportOptions {
   /** The last K weight samples (default: all). */
@@ -35,39 +46,7 @@ export interface ExportOptions {
   readonly seed?: number;
 }
 
-/** What the model's metadata_props hold (values are strings; JSON where structured). */
-export const METADATA_KEYS = {
-  format: 'hmcseg.format',
-  method: 'hmcseg.method',
-  classes: 'hmcseg.classes',
-  preprocess: 'hmcseg.preprocess',
-  configHash: 'hmcseg.config_hash',
-  model: 'hmcseg.model',
-  samples: 'hmcseg.samples',
-  dropout: 'hmcseg.dropout',
-  outputs: 'hmcseg.outputs',
-} as const;
-
 export const EXPORT_FORMAT = 'hmcseg-posterior-onnx/1';
-
-/** The preprocessing recipe in `hmcseg.preprocess`: what a consumer repeats to make `image`. */
-export interface PreprocessRecipe {
-  /** Network input S×S: crop/pad about the image centre after resampling. */
-  readonly size: number;
-  /** In-plane spacing (mm) the slice is resampled to (bilinear), or null to keep the grid. */
-  readonly targetSpacing: number | null;
-  /** A spacing of exactly 1 × 1 mm counts as unknown: no resampling. */
-  readonly unitSpacingIsUnknown: true;
-  /** Intensities clipped to these percentiles of the whole volume (numpy's linear interpolation)… */
-  readonly clipPercentiles: readonly [number, number];
-  /** …then z-scored with the mean and population std of the clipped volume. */
-  readonly normalisation: 'zscore-clipped-volume';
-  /** Padding takes the normalised lower clip value. */
-  readonly pad: 'normalised-lower-clip';
-  readonly centre: 'image';
-  /** Slice layout: x fastest (`image[n][0][y][x]`, NIfTI order). */
-  readonly layout: 'NCHW, H = y, W = x';
-}
 
 export interface OnnxExport {
   readonly bytes: Uint8Array;
@@ -75,6 +54,8 @@ export interface OnnxExport {
   /** Branches in the graph (weight samples × passes). */
   readonly branches: number;
   readonly size: number;
+  /** How consumers tile slices (the recipe's `window`). */
+  readonly window: PreprocessRecipe['window'];
   readonly numClasses: number;
 }
 
@@ -129,12 +110,8 @@ export function exportOnnx(storeDir: string, opts: ExportOptions = {}): OnnxExpo
   checkCount(passes, 10000, '--passes', storeDir);
   const pre = m.preprocess as unknown as PreprocessConfig;
   if (!Number.isInteger(pre.size) || pre.size < 1) throw new Error(`${storeDir}/manifest.json: preprocess.size is not a positive integer`);
-  if ((pre.window ?? 'centre') !== 'centre') {
-    throw new Error(
-      `${storeDir}: this store predicts whole slices by sliding windows (preprocess.window '${pre.window}'); an ONNX export ` +
-        `holds one centre crop of ${pre.size} px and would not give hmcseg predict's output. Export a store trained with data.window 'centre'.`,
-    );
-  }
+  const window = pre.window ?? 'centre';
+  if (window !== 'centre' && window !== 'sliding') throw new Error(`${storeDir}/manifest.json: preprocess.window '${String(window)}' is neither 'centre' nor 'sliding'`);
   const config: UNetConfig = { ...UNET_DEFAULTS, ...(m.model as Partial<UNetConfig>) };
   const maskSeed = opts.seed ?? config.seed;
   // Built as prediction builds it (weights initialised from the seed), for its generator only.
@@ -160,12 +137,16 @@ export function exportOnnx(storeDir: string, opts: ExportOptions = {}): OnnxExpo
     const C = config.numClasses;
     const image = g.input('image', ['N', config.inChannels, S, S]);
     const out = addPosteriorGraph(g, config, image, samples, branches, S);
+    g.output(out.branchProbs, ['N', branches.length, C, S, S]);
     g.output(out.probs, ['N', C, S, S]);
     g.output(out.entropy, ['N', S, S]);
     g.output(out.mutualInformation, ['N', S, S]);
 
     const recipe: PreprocessRecipe = {
       size: S,
+      window,
+      overlap: window === 'sliding' ? SLIDING_OVERLAP : null,
+      sigmaScale: window === 'sliding' ? GAUSSIAN_SIGMA_SCALE : null,
       targetSpacing: pre.targetSpacing,
       unitSpacingIsUnknown: true,
       clipPercentiles: [0.5, 99.5], // preprocessVolume's default, which training and prediction use
@@ -185,6 +166,7 @@ export function exportOnnx(storeDir: string, opts: ExportOptions = {}): OnnxExpo
       [METADATA_KEYS.samples]: JSON.stringify({ count: k, passes, files: indices.map((i) => m.samples[i].file), steps: indices.map((i) => m.samples[i].step) }),
       [METADATA_KEYS.dropout]: JSON.stringify(hasDropout ? { p: config.dropout, seed: maskSeed, masksPerSample: passes } : null),
       [METADATA_KEYS.outputs]: JSON.stringify({
+        branch_probs: `each branch's softmax, N×K×C×S×S (K = ${branches.length}, samples × masks); fuse windows per branch before averaging`,
         probs: 'mean softmax over the branches, N×C×S×S',
         entropy: 'predictive entropy, nats, N×S×S',
         mutual_information: 'entropy − mean branch entropy, clamped at 0, nats, N×S×S',
@@ -196,7 +178,7 @@ export function exportOnnx(storeDir: string, opts: ExportOptions = {}): OnnxExpo
       docString: `hmcseg ${m.method} posterior predictive, ${branches.length} branches, opset ${ONNX_OPSET}`,
       metadata,
     });
-    return { bytes, metadata, branches: branches.length, size: S, numClasses: C };
+    return { bytes, metadata, branches: branches.length, size: S, window, numClasses: C };
   } finally {
     model.dispose();
   }

@@ -5,7 +5,9 @@
  * maps of src/uncertainty/entropy.ts:
  *
  *   probs = (1/K) Σ_k p_k,   entropy = −Σ_c probs_c ln probs_c,
- *   mutual_information = max(0, entropy − (1/K) Σ_k (−Σ_c p_kc ln p_kc)),   with 0·ln 0 = 0.
+ *   mutual_information = max(0, entropy − (1/K) Σ_k (−Σ_c p_kc ln p_kc)),   with 0·ln 0 = 0,
+ *
+ * and beside them every branch's own softmax p_k (`branch_probs`, N×K×C×S×S).
  *
  * Per block: (Conv 3×3 pad 1 → BatchNormalization (inference) | InstanceNormalization | conv bias
  * → Relu) ×2, then `Mul` by the mask and `Div` by 1 − p where the U-Net places dropout (the same
@@ -42,6 +44,8 @@ export function maskShape(block: UNetBlock, size: number): [number, number, numb
 const NORM_EPS = 1e-5;
 
 export interface PosteriorGraph {
+  /** Every branch's softmax, N×K×C×S×S (branch k at index k). */
+  readonly branchProbs: string;
   readonly probs: string;
   readonly entropy: string;
   readonly mutualInformation: string;
@@ -150,9 +154,11 @@ export function addPosteriorGraph(
     entropies.push(entropyOf(p));
   });
 
+  // Unsqueeze's axes (opset 13+) is an input: the branch axis, 1, like the class axis of ReduceSum.
+  const branchProbs = g.op('Concat', probs.map((p) => g.op('Unsqueeze', [p, classAxis])), { axis: 1 }, 'branch_probs');
   const mean = g.op('Div', [g.op('Sum', probs), count], {}, 'probs');
   const entropy = entropyOf(mean, 'entropy');
   const expected = g.op('Div', [g.op('Sum', entropies), count]);
   const mi = g.op('Max', [g.op('Sub', [entropy, expected]), zero], {}, 'mutual_information');
-  return { probs: mean, entropy, mutualInformation: mi };
+  return { branchProbs, probs: mean, entropy, mutualInformation: mi };
 }

@@ -4,9 +4,12 @@
  * onnxruntime, or the viewer's in-browser inference produce them) into the prediction on the
  * input's own grid. Pure: no engine, no files, so the browser bundle uses it as it is.
  */
-import { invertMap, invertProbabilities, type VolumeTransform } from '../data/preprocess.js';
+import { invertMap, invertProbabilities, spacingIsKnown, type VolumeTransform } from '../data/preprocess.js';
+import type { Volume } from '../data/volume.js';
 import { argmax } from '../metrics/calibration.js';
-import { uncertaintyScores, type RegionScores, type ScoreOptions } from '../uncertainty/scores.js';
+import { SampleDisagreement, type DisagreementResult } from '../uncertainty/disagreement.js';
+import { uncertaintyScores, withWarningScore, type RegionScores, type ScoreName, type ScoreOptions } from '../uncertainty/scores.js';
+import type { VolumePrediction } from './predict.js';
 
 /** A volume's outputs on the network grid (nz slices of the network's input size). */
 export interface GridOutputs {
@@ -54,20 +57,48 @@ export function assemblePrediction(
   };
 }
 
+/** {@link GridOutputs} with what the accumulator over passes gives beside them. */
+export interface PassOutputs extends GridOutputs {
+  /** Mean over passes of each pass's entropy, [z][y][x]. */
+  readonly expectedEntropy: Float32Array;
+  /** Passes averaged. */
+  readonly samples: number;
+}
+
 /**
- * Copies a batch of `b` slices in NCHW order (`[slice][class][y][x]`, as ONNX models return
- * them) into a class-major volume buffer of `nz` slices, at slice `z0`.
+ * The accumulator of the passes' segmentations on `image`'s grid for the disagreement scores
+ * (voxel volumes in ml where the spacing is known), or undefined with one pass: nothing disagrees.
  */
-export function copySlicesClassMajor(batch: Float32Array, b: number, numClasses: number, plane: number, into: Float32Array, nz: number, z0: number): void {
-  if (batch.length !== b * numClasses * plane) {
-    throw new RangeError(`copySlicesClassMajor: ${batch.length} values is not ${b} slices × ${numClasses} classes × ${plane} pixels`);
-  }
-  if (z0 < 0 || z0 + b > nz || into.length !== numClasses * nz * plane) {
-    throw new RangeError(`copySlicesClassMajor: slices ${z0}..${z0 + b} do not fit a volume of ${nz} slices × ${numClasses} classes × ${plane} pixels`);
-  }
-  for (let i = 0; i < b; i++) {
-    for (let c = 0; c < numClasses; c++) {
-      into.set(batch.subarray((i * numClasses + c) * plane, (i * numClasses + c + 1) * plane), c * nz * plane + (z0 + i) * plane);
-    }
-  }
+export function passDisagreement(image: Pick<Volume, 'dims' | 'spacing'>, passes: number): SampleDisagreement | undefined {
+  if (passes < 2) return undefined;
+  const [sx, sy, sz] = image.spacing;
+  return new SampleDisagreement({ dims: image.dims, ...(spacingIsKnown(image.spacing) ? { voxelMl: (sx * sy * sz) / 1000 } : {}) });
+}
+
+/**
+ * The whole prediction of a volume from its passes' outputs on the network grid (as `hmcseg
+ * predict` writes it): {@link assemblePrediction}, the expected entropy on the input grid, and
+ * every slice's and the volume's scores with the disagreement scores (`disagreement`, from
+ * {@link passDisagreement}) and the warning score `warningScore` copied into `score`.
+ */
+export function assembleVolumePrediction(
+  outputs: PassOutputs,
+  numClasses: number,
+  transform: VolumeTransform,
+  dims: readonly [number, number, number],
+  disagreement: DisagreementResult | undefined,
+  o: { readonly scores?: ScoreOptions; readonly warningScore: ScoreName },
+): VolumePrediction {
+  const grid = assemblePrediction(outputs, numClasses, transform, dims, o.scores);
+  const ws = o.warningScore;
+  return {
+    dims,
+    ...grid,
+    slices: grid.slices.map((s, z) => withWarningScore(s, disagreement?.slices[z], ws)),
+    volume: withWarningScore(grid.volume, disagreement?.volume, ws),
+    expectedEntropy: invertMap(outputs.expectedEntropy, transform),
+    passes: outputs.samples,
+    warningScore: ws,
+    ...(disagreement === undefined ? {} : { volumeUnit: disagreement.volumeUnit }),
+  };
 }

@@ -2,9 +2,26 @@
  * Prediction: segmentation, uncertainty maps and scores of a volume from a sample store
  * ({@link Predictor}), and the prediction files, written and read by one module.
  */
-export { assemblePrediction, copySlicesClassMajor, type GridOutputs, type GridPrediction } from './assemble.js';
+export {
+  assemblePrediction,
+  assembleVolumePrediction,
+  passDisagreement,
+  type GridOutputs,
+  type GridPrediction,
+  type PassOutputs,
+} from './assemble.js';
+export { predictFromBranches, type BranchForward, type BranchPredictionOptions } from './branches.js';
 export { Predictor, type PredictOptions, type VolumePrediction } from './predict.js';
-export { gaussianImportance, slidingWindowSoftmax, windowStarts, type SlidingWindowOptions } from './sliding.js';
+export {
+  GAUSSIAN_SIGMA_SCALE,
+  SLIDING_OVERLAP,
+  gaussianImportance,
+  slidingWindowSoftmax,
+  windowStarts,
+  WindowFusion,
+  type SlidingWindowOptions,
+  type WindowBatch,
+} from './sliding.js';
 export {
   findInputs,
   hasPrediction,

@@ -15,22 +15,14 @@
  * Memory stays bounded by one model plus the running sums: samples are loaded one at a time.
  */
 import type { Volume } from '../data/volume.js';
-import { invertMap, invertProbabilities, preprocessOptions, preprocessVolume, spacingIsKnown, type PreprocessConfig } from '../data/preprocess.js';
+import { invertProbabilities, preprocessOptions, preprocessVolume, type PreprocessConfig } from '../data/preprocess.js';
 import { NUM_CLASSES } from '../data/labels.js';
 import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
 import { checkDevice, noGrad, tensor, tidy } from '../engine/index.js';
 import { UNet, type UNetConfig } from '../models/unet.js';
 import { argmax } from '../metrics/calibration.js';
-import {
-  DEFAULT_WARNING_SCORE,
-  SampleDisagreement,
-  UncertaintyAccumulator,
-  withWarningScore,
-  type ScoreName,
-  type ScoreOptions,
-  type SliceScores,
-} from '../uncertainty/index.js';
-import { assemblePrediction } from './assemble.js';
+import { DEFAULT_WARNING_SCORE, UncertaintyAccumulator, type ScoreName, type ScoreOptions, type SliceScores } from '../uncertainty/index.js';
+import { assembleVolumePrediction, passDisagreement } from './assemble.js';
 import { slidingWindowSoftmax } from './sliding.js';
 
 export interface PredictOptions {
@@ -112,11 +104,7 @@ export class Predictor {
     const model = this.#model;
     // Each pass's own segmentation on the input grid (the mean's inversion, then arg-max), for
     // the disagreement scores; with one pass there is nothing to disagree.
-    const [sx, sy, sz] = image.spacing;
-    const disagreement =
-      this.sampleCount * this.passes > 1
-        ? new SampleDisagreement({ dims: image.dims, ...(spacingIsKnown(image.spacing) ? { voxelMl: (sx * sy * sz) / 1000 } : {}) })
-        : undefined;
+    const disagreement = passDisagreement(image, this.sampleCount * this.passes);
     for (const i of this.sampleIndices) {
       const weights = loadSample(this.store, i);
       try {
@@ -133,21 +121,10 @@ export class Predictor {
         disagreement?.add(argmax(invertProbabilities(probs, NUM_CLASSES, pre.transform), NUM_CLASSES));
       }
     }
-    const maps = acc.result();
-    const dims = image.dims;
-    const grid = assemblePrediction(maps, NUM_CLASSES, pre.transform, dims, this.#scores);
-    const d = disagreement?.result();
-    const ws = this.#warningScore;
-    return {
-      dims,
-      ...grid,
-      slices: grid.slices.map((s, z) => withWarningScore(s, d?.slices[z], ws)),
-      volume: withWarningScore(grid.volume, d?.volume, ws),
-      expectedEntropy: invertMap(maps.expectedEntropy, pre.transform),
-      passes: maps.samples,
-      warningScore: ws,
-      ...(d === undefined ? {} : { volumeUnit: d.volumeUnit }),
-    };
+    return assembleVolumePrediction(acc.result(), NUM_CLASSES, pre.transform, image.dims, disagreement?.result(), {
+      scores: this.#scores,
+      warningScore: this.#warningScore,
+    });
   }
 
   /** One forward pass over all slices: softmax, class-major over the volume (C × nz·H·W). */

@@ -43,7 +43,8 @@ export const TrainConfigSchema = z
          * 'sliding' (default): the network sees whole slices (random training windows of `size`,
          * Gaussian-weighted overlapping windows at prediction), so no voxel of an input goes
          * unseen; 'centre': one `size` crop about the image centre, voxels outside it get
-         * background with no uncertainty (what stores trained before this option do).
+         * background with no uncertainty (what stores trained before this option do); the ONNX
+         * export and the viewer's in-browser inference predict both as `hmcseg predict` does.
          */
         window: z.enum(['centre', 'sliding']).default('sliding'),
         batchSize: positiveInt.default(8),

@@ -1,11 +1,12 @@
 /**
- * Runs an exported ONNX model (onnxruntime-node or onnxruntime-web) on a volume preprocessed as the
- * store says, and maps its outputs back onto the input grid exactly as `Predictor.predict` does,
- * so that the two can be compared value by value.
+ * Runs an exported ONNX model (onnxruntime-node or onnxruntime-web) on a volume as every consumer
+ * of an export does (src/export/recipe.ts `predictWithExport`: the recipe's preprocessing, each
+ * branch's softmax fused over the windows, the accumulator, the inverse mapping and the scores),
+ * so that it can be compared value by value with `Predictor.predict`.
  */
-import { openSampleStore } from '../../src/bayes/store.js';
-import { preprocessOptions, preprocessVolume, type PreprocessConfig, type Volume } from '../../src/data/index.js';
-import { assemblePrediction, copySlicesClassMajor, Predictor, type GridPrediction, type VolumePrediction } from '../../src/predict/index.js';
+import { predictWithExport, readExportInfo, readOnnxMetadata } from '../../src/export/index.js';
+import type { Volume } from '../../src/data/index.js';
+import { Predictor, type VolumePrediction } from '../../src/predict/index.js';
 
 /** The part of onnxruntime's API (node and web alike) that the comparison uses. */
 export interface OrtLike {
@@ -15,31 +16,17 @@ export interface OrtLike {
 export interface OrtSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(feeds: Record<string, unknown>): Promise<Record<string, { readonly data: unknown; readonly dims: readonly number[] }>>;
+  run(feeds: Record<string, unknown>, fetches?: readonly string[]): Promise<Record<string, { readonly data: unknown; readonly dims: readonly number[] }>>;
   release(): Promise<void>;
 }
 
-export interface OnnxVolumeOutputs {
-  /** The prediction on the input grid, assembled as {@link Predictor} assembles its own. */
-  readonly prediction: GridPrediction;
-  /** Output dims as onnxruntime returned them (preprocessed grid). */
-  readonly dims: { readonly probs: readonly number[]; readonly entropy: readonly number[]; readonly mutualInformation: readonly number[] };
-}
-
-/** Preprocesses `image` as the store's manifest says, runs `session` on all slices, assembles the prediction on the input grid. */
-export async function runOnnxOnVolume(ort: OrtLike, session: OrtSession, storeDir: string, image: Volume, source: string): Promise<OnnxVolumeOutputs> {
-  const pre = preprocessVolume(image, preprocessOptions(openSampleStore(storeDir).manifest.preprocess as unknown as PreprocessConfig, source));
-  const [mx, my] = pre.transform.slice.outputDims;
-  const nz = pre.transform.nz;
-  const r = await session.run({ image: new ort.Tensor('float32', pre.image, [nz, 1, my, mx]) });
-  const f32 = (name: string) => r[name].data as Float32Array;
-  const C = r.probs.dims[1];
-  const mean = new Float32Array(C * nz * mx * my);
-  copySlicesClassMajor(f32('probs'), nz, C, mx * my, mean, nz, 0);
-  return {
-    prediction: assemblePrediction({ mean, predictiveEntropy: f32('entropy'), mutualInformation: f32('mutual_information') }, C, pre.transform, image.dims),
-    dims: { probs: r.probs.dims, entropy: r.entropy.dims, mutualInformation: r.mutual_information.dims },
-  };
+/** `model` (its bytes, for the metadata) run by `session` on `image`, through {@link predictWithExport}. */
+export function runOnnxOnVolume(ort: OrtLike, session: OrtSession, model: Uint8Array, image: Volume<Float32Array>, source: string): Promise<VolumePrediction> {
+  const info = readExportInfo(readOnnxMetadata(model), 'model.onnx');
+  const S = info.recipe.size;
+  const run = async (windows: Float32Array, b: number) =>
+    (await session.run({ image: new ort.Tensor('float32', windows, [b, 1, S, S]) }, ['branch_probs'])).branch_probs.data as Float32Array;
+  return predictWithExport(info, image, source, run);
 }
 
 /** max |a − b| over equal-length arrays (throws on a length mismatch or a non-finite value). */
@@ -62,11 +49,29 @@ export function maxValue(a: ArrayLike<number>): number {
 }
 
 /** The largest differences between an ONNX run and our prediction, per output. */
-export function compareWithPrediction(onnx: OnnxVolumeOutputs, ours: VolumePrediction): { probs: number; entropy: number; mi: number } {
+export function compareWithPrediction(onnx: VolumePrediction, ours: VolumePrediction): Omit<Agreement, 'maxMi'> {
+  let voxels = 0;
+  for (let i = 0; i < ours.segmentation.length; i++) if (onnx.segmentation[i] !== ours.segmentation[i]) voxels++;
+  if (onnx.segmentation.length !== ours.segmentation.length || onnx.slices.length !== ours.slices.length) {
+    throw new RangeError(`compareWithPrediction: ${onnx.segmentation.length} and ${ours.segmentation.length} voxels, ${onnx.slices.length} and ${ours.slices.length} slices`);
+  }
+  // Every score of every slice and of the volume, by name (the disagreement scores too, with ≥ 2 passes).
+  let scores = 0;
+  [ours.volume, ...ours.slices].forEach((u, i) => {
+    const o = (i === 0 ? onnx.volume : onnx.slices[i - 1]) as unknown as Record<string, number | null>;
+    for (const [k, v] of Object.entries(u as unknown as Record<string, number | null>)) {
+      const x = o[k];
+      const same = x === v || (Number.isNaN(x) && Number.isNaN(v));
+      scores = Math.max(scores, same ? 0 : typeof x === 'number' && typeof v === 'number' ? Math.abs(x - v) : Infinity);
+    }
+  });
   return {
-    probs: maxAbsDiff(onnx.prediction.probabilities, ours.probabilities),
-    entropy: maxAbsDiff(onnx.prediction.entropy, ours.entropy),
-    mi: maxAbsDiff(onnx.prediction.mutualInformation, ours.mutualInformation),
+    probs: maxAbsDiff(onnx.probabilities, ours.probabilities),
+    entropy: maxAbsDiff(onnx.entropy, ours.entropy),
+    mi: maxAbsDiff(onnx.mutualInformation, ours.mutualInformation),
+    expectedEntropy: maxAbsDiff(onnx.expectedEntropy, ours.expectedEntropy),
+    segmentation: voxels,
+    scores,
   };
 }
 
@@ -80,13 +85,19 @@ export interface Agreement {
   readonly probs: number;
   readonly entropy: number;
   readonly mi: number;
+  readonly expectedEntropy: number;
+  /** Voxels segmented differently. */
+  readonly segmentation: number;
+  /** The largest difference of any slice or volume score (Infinity: one is missing or not a number). */
+  readonly scores: number;
   /** The largest MI of our prediction: > 0 shows that MI was really compared. */
   readonly maxMi: number;
 }
 
 /**
  * The largest differences, over `volumes`, between the exported `model` run by `ort` and our
- * prediction from `store` with `predict` (samples, passes: those the model was exported with).
+ * prediction from `store` with `predict` (samples, passes: those the model was exported with);
+ * each a maximum over the volumes.
  */
 export async function worstAgreement(
   ort: OrtLike,
@@ -97,7 +108,7 @@ export async function worstAgreement(
   sessionOptions: object = {},
 ): Promise<Agreement> {
   const session = await ort.InferenceSession.create(model, sessionOptions);
-  const w = { probs: 0, entropy: 0, mi: 0, maxMi: 0 };
+  let w: Agreement = { probs: 0, entropy: 0, mi: 0, expectedEntropy: 0, segmentation: 0, scores: 0, maxMi: 0 };
   try {
     for (const { image, source } of volumes) {
       // A fresh predictor per volume: dropout masks come from the model's generator, which the
@@ -105,11 +116,8 @@ export async function worstAgreement(
       const predictor = new Predictor(store, predict);
       try {
         const ours = predictor.predict(image, source);
-        const d = compareWithPrediction(await runOnnxOnVolume(ort, session, store, image, source), ours);
-        w.probs = Math.max(w.probs, d.probs);
-        w.entropy = Math.max(w.entropy, d.entropy);
-        w.mi = Math.max(w.mi, d.mi);
-        w.maxMi = Math.max(w.maxMi, maxValue(ours.mutualInformation));
+        const d: Agreement = { ...compareWithPrediction(await runOnnxOnVolume(ort, session, model, image, source), ours), maxMi: maxValue(ours.mutualInformation) };
+        w = Object.fromEntries(Object.entries(w).map(([k, v]) => [k, Math.max(v, d[k as keyof Agreement])])) as unknown as Agreement;
       } finally {
         predictor.dispose();
       }

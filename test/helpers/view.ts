@@ -29,8 +29,10 @@ export interface ViewFixture {
  * @param opts.model also export the store to ONNX
  * @param opts.trained train long enough (200 steps, ~10 s) that the network segments the LV, for
  *   tests whose assertions need a non-empty segmentation; otherwise 8 steps
+ * @param opts.window `data.window`: one 32 × 32 centre crop of the 40 × 40 phantoms, or whole
+ *   slices by 32 × 32 sliding windows
  */
-export async function makeViewFixture(opts: { model: boolean; trained: boolean }): Promise<ViewFixture> {
+export async function makeViewFixture(opts: { model: boolean; trained: boolean; window: 'centre' | 'sliding' }): Promise<ViewFixture> {
   const withModel = opts.model;
   const root = mkdtempSync(join(tmpdir(), 'hmcseg-view-'));
   const data = join(root, 'phantom');
@@ -43,7 +45,7 @@ export async function makeViewFixture(opts: { model: boolean; trained: boolean }
     config: parseTrainConfig({
       seed: 3,
       threads: 1,
-      data: { labels: 'acdc', size: 32, batchSize: 4, workers: 0 },
+      data: { labels: 'acdc', size: 32, batchSize: 4, workers: 0, window: opts.window },
       model: { depth: 3, baseWidth: 8 },
       optim: opts.trained ? { steps: 200, lr: 0.2 } : { steps: 8, lr: 0.05 },
       hmc: { cycles: 2, samplesPerCycle: 1, beta: 0.5, sampleFromCycle: 0 },
