@@ -61,6 +61,11 @@ beforeAll(async () => {
   await trainStore('none', 'deterministic', base({ norm: 'none' }));
   await trainStore('mcd', 'mcdropout', base({ dropoutPlacement: 'all' }, { mcdropout: { rate: 0.3, passes: 3 } }));
   await trainStore(
+    'mcdSliding',
+    'mcdropout',
+    base({ dropoutPlacement: 'all' }, { data: { labels: 'acdc', size: 24, batchSize: 4, workers: 0, window: 'sliding' }, mcdropout: { rate: 0.3, passes: 3 } }),
+  );
+  await trainStore(
     'sliding',
     'hmc',
     base({}, { data: { labels: 'acdc', size: 24, batchSize: 4, workers: 0, window: 'sliding' }, hmc: { cycles: 2, samplesPerCycle: 2, beta: 0.5, sampleFromCycle: 0 } }),
@@ -133,18 +138,22 @@ describe('hmcseg export, verified against our prediction', () => {
     }
   });
 
-  it('MC Dropout: the fixed masks reproduce hmcseg predict on one-slice volumes; another seed gives other masks', async () => {
-    const image = readNiftiImage(images[0]);
-    const slices = [0, 2].map((z) => ({ image: oneSlice(image, z), source: `${images[0]} z=${z}` }));
+  it('MC Dropout: the fixed masks reproduce hmcseg predict on whole volumes, centre crop and sliding windows; another seed gives other masks', async () => {
     const ort = nodeOrt;
-    const d = await agreement(ort, stores.mcd, slices);
-    printed('mcdropout 3 masks (onnxruntime-node, one slice)', d);
+    const d = await agreement(ort, stores.mcd, volumes());
+    printed('mcdropout 3 masks (onnxruntime-node)', d);
     expect(d.maxMi).toBeGreaterThan(1e-3);
     expectAgreement(d, 'mcdropout');
+    const sliding = await agreement(ort, stores.mcdSliding, volumes());
+    printed('mcdropout 3 masks, sliding windows (onnxruntime-node)', sliding);
+    expect(sliding.maxMi).toBeGreaterThan(1e-3);
+    expectAgreement(sliding, 'mcdropout, sliding windows');
+    const image = readNiftiImage(images[0]);
+    const slices = [{ image: oneSlice(image, 0), source: `${images[0]} z=0` }];
     const off = await agreement(ort, stores.mcd, volumes().slice(0, 1), { passes: 1 }); // dropout off, as predict --passes 1
     expectAgreement(off, 'mcdropout --passes 1');
     expect(off.maxMi).toBe(0);
-    const other = await agreement(ort, stores.mcd, slices.slice(0, 1), { seed: 12345 });
+    const other = await agreement(ort, stores.mcd, slices, { seed: 12345 });
     expect(other.probs).toBeGreaterThan(1e-3);
     const meta = readOnnxMetadata(exportOnnx(stores.mcd, { seed: 12345 }).bytes);
     expect(JSON.parse(meta[METADATA_KEYS.dropout])).toEqual({ p: 0.3, seed: 12345, masksPerSample: 3 });

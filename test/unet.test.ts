@@ -222,4 +222,31 @@ describe('UNet', () => {
     const y1 = noGrad(() => plain.forward(x)).toFloat32();
     expect(maxAbsDiff(noGrad(() => plain.forward(x)).toFloat32(), y1)).toBe(0);
   });
+
+  it('fixed dropout masks: one network for the whole batch and every call; a mask of another size is refused by block', () => {
+    const p = 0.5;
+    const m = new UNet({ depth: 3, baseWidth: 4, dropout: p, dropoutPlacement: 'all', seed: 5 }).eval().setDropoutActive(true);
+    const one = randn([1, 1, 16, 16]);
+    const two = tensor([...one.toFloat32(), ...one.toFloat32()], [2, 1, 16, 16]);
+    const masks = m.drawDropoutMasks(16);
+    expect(Object.keys(masks)).toEqual(['enc0', 'enc1', 'bottleneck', 'dec1', 'dec0']);
+    expect(masks.enc1.shape).toEqual([1, 8, 8, 8]); // 1×C×h×w at the block's output
+    const kept = masks.dec0.toFloat32();
+    expect(kept.every((v) => v === 0 || v === 1)).toBe(true);
+    expect(kept.reduce((a, v) => a + v, 0) / kept.length).toBeGreaterThan(0.35); // keep probability 1 − p
+    expect(kept.reduce((a, v) => a + v, 0) / kept.length).toBeLessThan(0.65);
+    const run = (x: Tensor) => noGrad(() => m.forward(x)).toFloat32();
+    m.setDropoutMasks(masks);
+    const y = run(two);
+    const half = y.length / 2;
+    expect(maxAbsDiff(y.subarray(0, half), y.subarray(half))).toBe(0); // both slices went through one network
+    expect(maxAbsDiff(run(one), y.subarray(0, half))).toBeLessThan(1e-4); // and so does every later call (float32, other batch size)
+    m.setDropoutMasks(undefined);
+    expect(maxAbsDiff(run(one), run(one))).toBeGreaterThan(1e-3); // fresh draws again
+    const wrong = m.drawDropoutMasks(32);
+    m.setDropoutMasks(wrong);
+    expect(() => run(one)).toThrow(/dropout mask of enc0 is \[1, 4, 32, 32\], its output is \[1, 4, 16, 16\]/);
+    for (const t of [...Object.values(masks), ...Object.values(wrong)]) t.dispose();
+    m.dispose();
+  });
 });

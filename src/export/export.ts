@@ -16,24 +16,20 @@
  * is what the viewer and the tests run. The three maps remain right for one window.
  *
  * The branches are the last K weight samples (as `hmcseg predict --samples K` takes them) times
- * the dropout passes per sample (MC Dropout; 1 otherwise). Each pass has fixed dropout masks,
- * drawn at export from the generator of a U-Net built with the stated seed after its weight
- * initialisation, in the order `hmcseg predict` draws them for a one-slice batch: sample by
- * sample, pass by pass, block by block. With the model's own seed (the default) the export
- * therefore reproduces exactly what `hmcseg predict` gives for a one-slice volume that it segments
- * first. Otherwise prediction draws fresh masks per slice (per window with sliding windows, and per
- * volume), while the export applies the same K masks to every slice or window: the same
- * distribution, other draws.
+ * the dropout passes per sample (MC Dropout; 1 otherwise). Each pass is one dropout network: fixed
+ * masks (`UNet.drawDropoutMasks`) drawn from the generator of a U-Net built with the stated seed
+ * after its weight initialisation, sample by sample, pass by pass, block by block, which is how
+ * `hmcseg predict` draws the masks it applies to every slice, window and volume. With the model's
+ * own seed (the default) the export therefore gives exactly `hmcseg predict`'s posterior.
  */
 import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
 import { CLASSES } from '../data/labels.js';
-import { bernoulli, ones } from '../engine/index.js';
 import { UNet, UNET_DEFAULTS, type UNetConfig } from '../models/unet.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { PreprocessConfig } from '../data/preprocess.js';
 import { GraphBuilder, ONNX_OPSET } from './onnx-graph.js';
 import { unetBlocks } from '../models/unet.js';
-import { addPosteriorGraph, maskShape, type Branch, type WeightSample } from './unet-onnx.js';
+import { addPosteriorGraph, type Branch, type WeightSample } from './unet-onnx.js';
 import { GAUSSIAN_SIGMA_SCALE, SLIDING_OVERLAP } from '../predict/sliding.js';
 import { METADATA_KEYS, type PreprocessRecipe } from './recipe.js';
 
@@ -75,27 +71,16 @@ function loadWeightSample(store: SampleStore, index: number): WeightSample {
   }
 }
 
-/** Dropout masks for `count` passes, drawn from `model`'s generator (see the file comment). */
+/** Dropout masks for `count` passes, drawn from `model`'s generator as prediction draws them (see the file comment). */
 function drawMasks(model: UNet, size: number, count: number): Record<string, Float32Array>[] {
-  const c = model.config;
-  const blocks = unetBlocks(c).filter((b) => b.dropout);
-  return Array.from({ length: count }, () =>
-    Object.fromEntries(
-      blocks.map((b) => {
-        const like = ones(maskShape(b, size));
-        try {
-          const m = bernoulli(like, 1 - c.dropout, model.generator);
-          try {
-            return [b.name, m.toFloat32()];
-          } finally {
-            m.dispose();
-          }
-        } finally {
-          like.dispose();
-        }
-      }),
-    ),
-  );
+  return Array.from({ length: count }, () => {
+    const masks = model.drawDropoutMasks(size);
+    try {
+      return Object.fromEntries(Object.entries(masks).map(([name, m]) => [name, m.toFloat32()]));
+    } finally {
+      for (const m of Object.values(masks)) m.dispose();
+    }
+  });
 }
 
 /** The posterior predictive of the store in `storeDir` as an ONNX model (see the file comment). */

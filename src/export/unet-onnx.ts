@@ -14,7 +14,7 @@
  * two operations as the engine's inverted dropout). Encoders are followed by MaxPool 2×2; decoders
  * start with ConvTranspose 2×2 stride 2 and Concat([skip, up]); the head is a 1×1 Conv.
  */
-import { unetBlocks, type UNetBlock, type UNetConfig } from '../models/unet.js';
+import { dropoutMaskShape, unetBlocks, type UNetBlock, type UNetConfig } from '../models/unet.js';
 import type { GraphBuilder } from './onnx-graph.js';
 
 /** One weight sample's tensors by state name (`enc0.conv1.weight`, …), as float32. */
@@ -33,12 +33,6 @@ export interface Branch {
    * dropout is off (the U-Net in eval mode).
    */
   readonly masks?: Readonly<Record<string, Float32Array>>;
-}
-
-/** The shape of a dropout mask of `block` for a size×size input. */
-export function maskShape(block: UNetBlock, size: number): [number, number, number, number] {
-  const s = size / 2 ** block.level;
-  return [1, block.cout, s, s];
 }
 
 const NORM_EPS = 1e-5;
@@ -121,7 +115,7 @@ export function addPosteriorGraph(
       }
       if (b.dropout && branch.masks) {
         const mask = branch.masks[b.name];
-        const shape = maskShape(b, size);
+        const shape = dropoutMaskShape(b, size);
         if (!mask) throw new Error(`ONNX export: branch ${k} has no dropout mask for ${b.name}`);
         h = g.op('Div', [g.op('Mul', [h, g.float(`b${k}.${b.name}.mask`, mask, shape)]), keepScalar]);
       }

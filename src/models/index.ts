@@ -4,6 +4,7 @@ export {
   UNET_DEFAULTS,
   unetForwardGflop,
   unetBlocks,
+  dropoutMaskShape,
   type UNetBlock,
   type UNetConfig,
   type NormKind,

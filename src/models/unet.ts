@@ -16,6 +16,7 @@
  */
 import {
   batchNorm,
+  bernoulli,
   cat,
   conv2d,
   convTranspose2d,
@@ -23,6 +24,7 @@ import {
   instanceNorm,
   maxPool2d,
   noGrad,
+  ones,
   tidy,
   type DType,
   type Tensor,
@@ -110,6 +112,12 @@ export function unetBlocks(c: UNetConfig): UNetBlock[] {
   return out;
 }
 
+/** The shape of `block`'s dropout mask for a `size`×`size` input: 1×C×h×w at the block's output. */
+export function dropoutMaskShape(block: UNetBlock, size: number): [number, number, number, number] {
+  const s = size / 2 ** block.level;
+  return [1, block.cout, s, s];
+}
+
 const normName = (kind: NormKind, i: 1 | 2) => (kind === 'batch' ? `bn${i}` : `norm${i}`);
 
 function declarations(c: UNetConfig): { params: ParameterDecl[]; buffers: BufferDecl[] } {
@@ -178,6 +186,7 @@ export class UNet extends Module {
   readonly config: UNetConfig;
   readonly #blocks: readonly UNetBlock[];
   #dropoutActive = true;
+  #dropoutMasks: Readonly<Record<string, Tensor>> | undefined;
   #bnMomentum = BN_MOMENTUM;
 
   constructor(config: Partial<UNetConfig> = {}, opts: { dtype?: DType; device?: string } = {}) {
@@ -206,6 +215,35 @@ export class UNet extends Module {
 
   get dropoutActive(): boolean {
     return this.#dropoutActive;
+  }
+
+  /**
+   * One dropout network: a 0/1 mask (keep probability 1 − p) for each dropout block, shaped
+   * 1×C×h×w for a `size`×`size` input ({@link dropoutMaskShape}), drawn from the model's generator
+   * in block order. The caller disposes them.
+   */
+  drawDropoutMasks(size: number): Record<string, Tensor> {
+    const masks: Record<string, Tensor> = {};
+    for (const b of this.#blocks.filter((x) => x.dropout)) {
+      const like = ones(dropoutMaskShape(b, size), { device: this.params.flat.device });
+      try {
+        masks[b.name] = bernoulli(like, 1 - this.config.dropout, this.generator);
+      } finally {
+        like.dispose();
+      }
+    }
+    return masks;
+  }
+
+  /**
+   * With masks (from {@link drawDropoutMasks}), active dropout multiplies by them (broadcast over
+   * the batch, scaled by 1/(1−p)) instead of drawing a fresh mask per element: every slice and
+   * window of a forward pass then goes through the same network, as MC Dropout's pass is meant to.
+   * `undefined` returns to fresh draws. The masks stay the caller's.
+   */
+  setDropoutMasks(masks: Readonly<Record<string, Tensor>> | undefined): this {
+    this.#dropoutMasks = masks;
+    return this;
   }
 
   /**
@@ -313,7 +351,19 @@ export class UNet extends Module {
       }
       swap(h.relu());
     }
-    if (b.dropout && this.#dropoutActive) swap(dropout(h, this.config.dropout, true, this.generator));
+    if (b.dropout && this.#dropoutActive) {
+      const mask = this.#dropoutMasks?.[b.name];
+      if (mask === undefined) swap(dropout(h, this.config.dropout, true, this.generator));
+      else {
+        const [, c, y, x] = h.shape;
+        const m = mask.shape;
+        if (m[1] !== c || m[2] !== y || m[3] !== x) {
+          throw new RangeError(`UNet: the dropout mask of ${b.name} is [${m.join(', ')}], its output is [${h.shape.join(', ')}] (masks drawn for another input size)`);
+        }
+        swap(h.mul(mask));
+        swap(h.div(1 - this.config.dropout));
+      }
+    }
     return h;
   }
 }

@@ -12,13 +12,20 @@
  * mutual information stays the disagreement between passes. Stores without it predict one crop
  * about the image centre, as they were trained.
  *
+ * MC Dropout's passes are fixed dropout networks: the masks of every (sample, pass) are drawn once,
+ * when the predictor is made (from the model's generator after its weight initialisation, sample
+ * by sample, pass by pass, block by block), and applied to every slice and window of that pass and
+ * to every volume. A pass is then one network over the whole slice, windows included, a volume's
+ * prediction does not depend on which volumes came before it, and the ONNX export (which draws
+ * the same masks in the same order) gives the same posterior.
+ *
  * Memory stays bounded by one model plus the running sums: samples are loaded one at a time.
  */
 import type { Volume } from '../data/volume.js';
 import { invertProbabilities, preprocessOptions, preprocessVolume, type PreprocessConfig } from '../data/preprocess.js';
 import { NUM_CLASSES } from '../data/labels.js';
 import { loadSample, openSampleStore, type SampleStore } from '../bayes/store.js';
-import { checkDevice, noGrad, tensor, tidy } from '../engine/index.js';
+import { checkDevice, noGrad, tensor, tidy, type Tensor } from '../engine/index.js';
 import { UNet, type UNetConfig } from '../models/unet.js';
 import { argmax } from '../metrics/calibration.js';
 import { DEFAULT_WARNING_SCORE, UncertaintyAccumulator, type ScoreName, type ScoreOptions, type SliceScores } from '../uncertainty/index.js';
@@ -73,6 +80,8 @@ export class Predictor {
   readonly #batch: number;
   readonly #scores: ScoreOptions;
   readonly #warningScore: ScoreName;
+  /** MC Dropout: each (sample, pass)'s dropout masks, [sample][pass]; absent with one pass. */
+  readonly #masks: Record<string, Tensor>[][] | undefined;
 
   constructor(storeDir: string, opts: PredictOptions = {}) {
     this.store = openSampleStore(storeDir);
@@ -92,6 +101,9 @@ export class Predictor {
     this.#batch = opts.batchSize ?? 16;
     this.#scores = opts.scores ?? {};
     this.#warningScore = opts.warningScore ?? DEFAULT_WARNING_SCORE;
+    const size = this.#pre.size;
+    this.#masks =
+      this.passes > 1 ? this.sampleIndices.map(() => Array.from({ length: this.passes }, () => this.#model.drawDropoutMasks(size))) : undefined;
   }
 
   /** Segments `image` (`source` names it in errors) and computes its uncertainty. */
@@ -105,7 +117,7 @@ export class Predictor {
     // Each pass's own segmentation on the input grid (the mean's inversion, then arg-max), for
     // the disagreement scores; with one pass there is nothing to disagree.
     const disagreement = passDisagreement(image, this.sampleCount * this.passes);
-    for (const i of this.sampleIndices) {
+    for (const [si, i] of this.sampleIndices.entries()) {
       const weights = loadSample(this.store, i);
       try {
         model.loadState(weights);
@@ -116,6 +128,7 @@ export class Predictor {
       // MC Dropout: running BatchNorm statistics, dropout kept on.
       model.setDropoutActive(this.passes > 1);
       for (let pass = 0; pass < this.passes; pass++) {
+        model.setDropoutMasks(this.#masks?.[si][pass]);
         const probs = this.#softmax(pre.image, nz, mx, my);
         acc.add(probs);
         disagreement?.add(argmax(invertProbabilities(probs, NUM_CLASSES, pre.transform), NUM_CLASSES));
@@ -154,5 +167,6 @@ export class Predictor {
 
   dispose(): void {
     this.#model.dispose();
+    for (const m of this.#masks?.flat() ?? []) for (const t of Object.values(m)) t.dispose();
   }
 }

@@ -109,20 +109,16 @@ export async function worstAgreement(
 ): Promise<Agreement> {
   const session = await ort.InferenceSession.create(model, sessionOptions);
   let w: Agreement = { probs: 0, entropy: 0, mi: 0, expectedEntropy: 0, segmentation: 0, scores: 0, maxMi: 0 };
+  // One predictor for every volume: its dropout masks are drawn once, as the export's are.
+  const predictor = new Predictor(store, predict);
   try {
     for (const { image, source } of volumes) {
-      // A fresh predictor per volume: dropout masks come from the model's generator, which the
-      // export replays from the start (a second volume would get the masks that follow).
-      const predictor = new Predictor(store, predict);
-      try {
-        const ours = predictor.predict(image, source);
-        const d: Agreement = { ...compareWithPrediction(await runOnnxOnVolume(ort, session, model, image, source), ours), maxMi: maxValue(ours.mutualInformation) };
-        w = Object.fromEntries(Object.entries(w).map(([k, v]) => [k, Math.max(v, d[k as keyof Agreement])])) as unknown as Agreement;
-      } finally {
-        predictor.dispose();
-      }
+      const ours = predictor.predict(image, source);
+      const d: Agreement = { ...compareWithPrediction(await runOnnxOnVolume(ort, session, model, image, source), ours), maxMi: maxValue(ours.mutualInformation) };
+      w = Object.fromEntries(Object.entries(w).map(([k, v]) => [k, Math.max(v, d[k as keyof Agreement])])) as unknown as Agreement;
     }
   } finally {
+    predictor.dispose();
     await session.release();
   }
   return w;
