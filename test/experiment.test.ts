@@ -189,6 +189,26 @@ describe('experiment (demo preset, 6 steps)', () => {
     expect(again.summary).toEqual(JSON.parse(saved).summary);
   }, 60_000);
 
+  it('evaluates MC Dropout again where it was predicted with fresh masks per slice (an older hmcseg); HMC-CP (one pass) is kept', async () => {
+    const mcd = join(out(), 'evaluations', 'mcdropout__phantom-t1map.json');
+    const hmc = join(out(), 'evaluations', 'hmc__phantom-t1map.json');
+    const saved = readFileSync(mcd, 'utf8');
+    for (const path of [mcd, hmc]) {
+      const { prediction: _, ...old } = JSON.parse(readFileSync(path, 'utf8'));
+      writeFileSync(path, JSON.stringify(old));
+    }
+    expect(JSON.parse(saved).passes).toBeGreaterThan(1);
+    const log: string[] = [];
+    await runExperiment(quick(out(), { log: (m) => log.push(m) }));
+    expect(log.filter((m) => m.startsWith('evaluate:'))).toEqual([
+      `evaluate: ${mcd} was predicted with fresh dropout masks per slice (made by an older hmcseg); evaluating again`,
+      'evaluate: models/mcdropout on phantom-t1map',
+    ]);
+    const again = JSON.parse(readFileSync(mcd, 'utf8'));
+    expect(again.summary).toEqual(JSON.parse(saved).summary);
+    expect(again.prediction).toBe(2);
+  }, 60_000);
+
   it('BAD CALL - names a malformed saved evaluation, timing.json or experiment.json', async () => {
     const broken = async (rel: string, text: string, what: RegExp) => {
       const path = join(out(), rel);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as z from 'zod';
 import { loadCase, openDataset, spacingIsKnown, splitCases, type CaseRef, type Dataset, type Splits } from '../data/index.js';
 import { evaluateCase, STRUCTURES, summarize, type CaseEvaluation, type EvaluationSummary } from '../evaluate/index.js';
-import { Predictor } from '../predict/index.js';
+import { PREDICTION_VERSION, Predictor } from '../predict/index.js';
 import { SCORE_NAMES } from '../uncertainty/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { parseJson, readJsonFile } from '../util/json.js';
@@ -75,10 +75,16 @@ const CachedEvaluationSchema = z.object({
   samples: z.number().int().positive(),
   passes: z.number().int().positive(),
   store: z.string(),
+  prediction: z.number().int().positive().optional(),
 }) satisfies z.ZodType<CachedEvaluation>;
 
 /** What every saved evaluation holds, however old: which store it was made from. */
-const SavedHeader = z.looseObject({ store: z.string(), summary: z.looseObject({ failure: z.looseObject({ slice: z.looseObject({}) }) }) });
+const SavedHeader = z.looseObject({
+  store: z.string(),
+  passes: z.number().optional(),
+  prediction: z.number().optional(),
+  summary: z.looseObject({ failure: z.looseObject({ slice: z.looseObject({}) }) }),
+});
 
 /** An evaluation file (`evaluations/METHOD__DOMAIN.json`, a study's `…-val.json`). */
 export interface CachedEvaluation {
@@ -90,6 +96,8 @@ export interface CachedEvaluation {
   readonly passes: number;
   /** The evaluated store: a hash of its manifest (a retrained store invalidates the file). */
   readonly store: string;
+  /** {@link PREDICTION_VERSION} of the prediction (absent: 1). */
+  readonly prediction?: number;
 }
 
 const WHAT = 'saved evaluation';
@@ -100,12 +108,14 @@ function domainCases(dataset: Dataset, domain: DomainSpec, splits: Splits): read
   return domain.part === 'all' ? dataset.cases : splitCases(dataset, splits, domain.part);
 }
 
-/** The saved evaluation at `path` if it was made from `store` by this version's summary. */
+/** The saved evaluation at `path` if it was made from `store` by this version's prediction (where it differs) and summary. */
 function readCached(ctx: Context, path: string, store: string): CachedEvaluation | undefined {
   const raw = readJsonFile(path, z.unknown(), WHAT);
   const head = parseJson(raw, SavedHeader, WHAT, path);
   if (head.store !== store) ctx.log(`evaluate: ${path} was made from another store; evaluating again`);
-  else if (!('riskCoverage' in head.summary.failure.slice) || !('aurc' in head.summary.failure.slice)) {
+  else if ((head.passes ?? 1) > 1 && (head.prediction ?? 1) !== PREDICTION_VERSION) {
+    ctx.log(`evaluate: ${path} was predicted with fresh dropout masks per slice (made by an older hmcseg); evaluating again`);
+  } else if (!('riskCoverage' in head.summary.failure.slice) || !('aurc' in head.summary.failure.slice)) {
     ctx.log(`evaluate: ${path} has no slice risk–coverage curve or failure AURC (made by an older hmcseg); evaluating again`);
   } else return parseJson(raw, CachedEvaluationSchema, WHAT, path);
   return undefined;
@@ -169,6 +179,7 @@ export function evaluateCached(
     samples: predictor.sampleCount,
     passes: predictor.passes,
     store,
+    prediction: PREDICTION_VERSION,
   };
   if (opts.examplesPath) writeFileAtomic(opts.examplesPath, jsonText(pickExamples(exampleCandidates.flat())));
   writeFileAtomic(path, jsonText(result));

@@ -11,7 +11,7 @@ export {
   type PassOutputs,
 } from './assemble.js';
 export { predictFromBranches, type BranchForward, type BranchPredictionOptions } from './branches.js';
-export { Predictor, type PredictOptions, type VolumePrediction } from './predict.js';
+export { PREDICTION_VERSION, Predictor, type PredictOptions, type VolumePrediction } from './predict.js';
 export {
   GAUSSIAN_SIGMA_SCALE,
   SLIDING_OVERLAP,

@@ -32,6 +32,13 @@ import { DEFAULT_WARNING_SCORE, UncertaintyAccumulator, type ScoreName, type Sco
 import { assembleVolumePrediction, passDisagreement } from './assemble.js';
 import { slidingWindowSoftmax } from './sliding.js';
 
+/**
+ * What a prediction is for a given store and options, versioned: saved evaluations made by
+ * another version are made again where it matters. 2: MC Dropout passes are fixed dropout networks
+ * (before: fresh masks for every slice, window and volume).
+ */
+export const PREDICTION_VERSION = 2;
+
 export interface PredictOptions {
   /** Use the last K weight samples, the latest and best-trained (default: all). */
   readonly samples?: number;
