@@ -135,16 +135,17 @@ export function groupNorm(x: Tensor, groups: number, opts: { weight?: Tensor; bi
 
 /**
  * Inverted dropout: in training, zeroes each element with probability p and scales the rest by
- * 1/(1−p); identity otherwise.
+ * 1/(1−p); identity otherwise. With `mask` (0/1, broadcast to `x`) that mask is applied instead of
+ * a fresh draw; it stays the caller's.
  */
-export function dropout(x: Tensor, p: number, training: boolean, generator?: GeneratorRef): Tensor {
+export function dropout(x: Tensor, p: number, training: boolean, generator?: GeneratorRef, mask?: Tensor): Tensor {
   if (!(p >= 0 && p < 1)) throw new RangeError(`dropout: p must be in [0, 1), got ${p}`);
   if (!training || p === 0) return x;
-  const mask = bernoulli(x, 1 - p, generator);
+  const m = mask ?? bernoulli(x, 1 - p, generator);
   try {
-    return x.mul(mask).div(1 - p);
+    return x.mul(m).div(1 - p);
   } finally {
-    mask.dispose();
+    if (m !== mask) m.dispose();
   }
 }
 

@@ -353,16 +353,14 @@ export class UNet extends Module {
     }
     if (b.dropout && this.#dropoutActive) {
       const mask = this.#dropoutMasks?.[b.name];
-      if (mask === undefined) swap(dropout(h, this.config.dropout, true, this.generator));
-      else {
+      if (mask !== undefined) {
         const [, c, y, x] = h.shape;
         const m = mask.shape;
         if (m[1] !== c || m[2] !== y || m[3] !== x) {
           throw new RangeError(`UNet: the dropout mask of ${b.name} is [${m.join(', ')}], its output is [${h.shape.join(', ')}] (masks drawn for another input size)`);
         }
-        swap(h.mul(mask));
-        swap(h.div(1 - this.config.dropout));
       }
+      swap(dropout(h, this.config.dropout, true, this.generator, mask));
     }
     return h;
   }
