@@ -204,6 +204,7 @@ describe('BAD CALL - bad arguments', () => {
     fp.dispose();
   });
 
+  if (defaultDevice() !== 'cpu') console.log(`"a CUDA tensor on a machine without CUDA" skipped: this machine has CUDA (device ${defaultDevice()})`);
   it.skipIf(defaultDevice() !== 'cpu')('a CUDA tensor on a machine without CUDA', () => {
     expectThrow(() => zeros([1], { device: 'cuda' }), Error, /^zeros: device 'cuda'(:| needs a CUDA build).*(CUDA|GPU)/);
   });
