@@ -174,6 +174,7 @@ describe('predictions in the nnunet layout', () => {
         expectedEntropy: new Float32Array(n),
         passes: 1,
         warningScore: 'entropyRegion',
+        postprocess: 'none',
         slices: [{ score: 0 }, { score: 0 }] as unknown as VolumePrediction['slices'],
         volume: { score: 0 } as unknown as VolumePrediction['volume'],
       };

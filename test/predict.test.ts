@@ -7,7 +7,16 @@ import { registerPredictCommand } from '../src/cli/predict.js';
 import { loadCase, makeSplits, openDataset, planSliceTransform, preprocessOptions, voxelsOutsideWindow, writePhantomDataset, writeSplits } from '../src/data/index.js';
 import { evaluateDirectory } from '../src/evaluate/index.js';
 import { argmax } from '../src/metrics/index.js';
-import { hasPrediction, isPredictionFile, niftiStem, Predictor, readPrediction, writePrediction, type VolumePrediction } from '../src/predict/index.js';
+import {
+  hasPrediction,
+  isPredictionFile,
+  niftiStem,
+  postprocessSegmentation,
+  Predictor,
+  readPrediction,
+  writePrediction,
+  type VolumePrediction,
+} from '../src/predict/index.js';
 import { parseTrainConfig } from '../src/train/config.js';
 import { SCORE_NAMES } from '../src/uncertainty/index.js';
 import { train } from '../src/train/trainer.js';
@@ -147,6 +156,33 @@ describe('one prediction on a resampled volume', () => {
     bad.configureOutput({ writeErr: () => undefined });
     registerPredictCommand(bad);
     await expect(bad.parseAsync(['predict', '--model', store, '--input', testData, '--out', out, '--warning-score', 'nope'], { from: 'user' })).rejects.toThrow(/nope.*Allowed choices/s);
+  });
+
+  it('hmcseg predict --postprocess largest-component: the arg-max without islands, the probabilities as without', async () => {
+    const out = join(root, 'pred-lcc');
+    const program = new Command().exitOverride();
+    registerPredictCommand(program);
+    await program.parseAsync(['predict', '--model', store, '--input', testData, '--out', out, '--save-probs', '--postprocess', 'largest-component'], { from: 'user' });
+    const ds = openDataset(testData);
+    const predictor = new Predictor(store);
+    let removed = 0;
+    try {
+      for (const ref of ds.cases) {
+        const c = loadCase(ds, ref);
+        const raw = predictor.predict(c.image, ref.image);
+        const name = niftiStem(ref.image);
+        const got = readPrediction(out, name, c.image, ref.image);
+        const want = postprocessSegmentation(raw.segmentation.slice(), c.image.dims, 'largest-component');
+        expect(Array.from(got.segmentation)).toEqual(Array.from(want));
+        expect(got.probabilities).toEqual(raw.probabilities);
+        expect(JSON.parse(readFileSync(join(out, `${name}_uncertainty.json`), 'utf8')).postprocess).toBe('largest-component');
+        removed += raw.segmentation.filter((v, i) => v !== want[i]).length;
+      }
+    } finally {
+      predictor.dispose();
+    }
+    // The untrained network predicts islands, so the comparison above is not vacuous.
+    expect(removed).toBeGreaterThan(0);
   });
 
   it('uint8 probabilities round to 1/255 and leave the segmentation as it is', () => {

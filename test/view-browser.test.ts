@@ -5,8 +5,8 @@
  * voxel is its class's; the slice list is in the order of the scores in NAME_uncertainty.json;
  * a picked NIfTI is segmented in the browser (onnxruntime-web, the exported model) and agrees with
  * `hmcseg predict`, for a store predicting whole slices by sliding windows (the page's fixture)
- * and for one predicting a centre crop (a second server). Writes docs/view.png, the screenshot the
- * README shows.
+ * and for one predicting a centre crop (a second server). Takes the screenshot the README shows:
+ * into a temporary folder, or over docs/view.png with HMCSEG_UPDATE_SCREENSHOT=1.
  *
  * Skips, saying why, where /usr/bin/chromium (or $CHROMIUM) or the built page (npm run build:view)
  * is missing.
@@ -191,7 +191,7 @@ browserGate.describe('hmcseg view in chromium', () => {
     await page.evaluate(() => window.hmcsegView.errors.splice(0));
   });
 
-  it('writes the screenshot docs/view.png (a flagged slice, all overlays)', async () => {
+  it('takes the README screenshot (a flagged slice, all overlays)', async () => {
     const first = page.locator('#slices tbody tr.flagged').first();
     await first.click();
     await page.evaluate(() => {
@@ -201,9 +201,15 @@ browserGate.describe('hmcseg view in chromium', () => {
         el.dispatchEvent(new Event('input'));
       }
     });
-    const out = join(ROOT, 'docs', 'view.png');
-    await page.screenshot({ path: out });
-    expect(readFileSync(out).subarray(1, 4).toString()).toBe('PNG');
+    const update = process.env.HMCSEG_UPDATE_SCREENSHOT === '1';
+    const dir = update ? join(ROOT, 'docs') : mkdtempSync(join(tmpdir(), 'hmcseg-shot-'));
+    const out = join(dir, 'view.png');
+    try {
+      await page.screenshot({ path: out });
+      expect(readFileSync(out).subarray(1, 4).toString()).toBe('PNG');
+    } finally {
+      if (!update) rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -3,14 +3,15 @@
  *
  *   hmcseg predict --model STORE --input FILE_OR_DIR --out DIR [--samples K] [--passes N] [--save-probs] [--probs-dtype float32|uint8]
  *                  [--layout hmcseg|nnunet [--nnunet-dataset DIR]]
- *                  [--warning-score NAME]
+ *                  [--warning-score NAME] [--postprocess none|largest-component]
  *
  * For each input NAME.nii(.gz), on the input's own grid and affine: NAME_seg.nii.gz (project classes
  * 0 bg, 1 LV, 2 MYO, 3 RV), NAME_entropy.nii.gz, NAME_mi.nii.gz, NAME_uncertainty.json (slice- and
  * volume-level scores) and, with --save-probs, NAME_prob_<class>.nii.gz (the format and its
  * reader: src/predict/files.ts). The JSON holds every score by name; its `score` is the warning
  * score, entropyRegion unless --warning-score names another (e.g. the one an experiment chose on
- * validation, results.json `warningScores`).
+ * validation, results.json `warningScores`). `--postprocess largest-component` keeps only the largest
+ * connected component of the heart in the segmentation and in each pass's (src/predict/postprocess.ts).
  *
  * With --layout nnunet the inputs are nnU-Net images `CASE_0000.nii(.gz)` (one channel; a
  * `CASE_0001` is an error), and the output is what nnUNetv2_predict writes: `CASE.nii.gz` in the
@@ -24,7 +25,16 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { nnunetCaseName, nnunetLabelMap, projectToNnunetValues, readNnunetDatasetJson } from '../data/nnunet.js';
 import { readNiftiImage } from '../data/nifti.js';
-import { findInputs, niftiStem, Predictor, writePrediction, type PredictionLayout, type ProbabilityStorage } from '../predict/index.js';
+import {
+  findInputs,
+  niftiStem,
+  POSTPROCESS_MODES,
+  Predictor,
+  writePrediction,
+  type Postprocess,
+  type PredictionLayout,
+  type ProbabilityStorage,
+} from '../predict/index.js';
 import { deviceOption, integerIn } from './args.js';
 import { DEFAULT_WARNING_SCORE, SCORE_NAMES, type ScoreName } from '../uncertainty/index.js';
 import { formatSeconds, progressBar } from './progress.js';
@@ -56,6 +66,7 @@ interface PredictCliOptions {
   readonly nnunetDataset?: string;
   readonly device: string;
   readonly warningScore: ScoreName;
+  readonly postprocess: Postprocess;
 }
 
 export function registerPredictCommand(program: Command): void {
@@ -81,6 +92,11 @@ export function registerPredictCommand(program: Command): void {
         .choices(SCORE_NAMES)
         .default(DEFAULT_WARNING_SCORE),
     )
+    .addOption(
+      new Option('--postprocess <mode>', 'largest-component: keep only the largest connected component of the heart (every foreground class together)')
+        .choices(POSTPROCESS_MODES)
+        .default('none'),
+    )
     .action((o: PredictCliOptions) => {
       if (o.nnunetDataset !== undefined && o.layout !== 'nnunet') throw new Error('--nnunet-dataset needs --layout nnunet');
       const inputs = findInputs(o.input, o.layout);
@@ -91,7 +107,7 @@ export function registerPredictCommand(program: Command): void {
         projectToNnunetValues(labelMap, join(dir, 'dataset.json')); // fails before any prediction when the values cannot be written
         layout = { kind: 'nnunet', labelMap };
       }
-      const predictor = new Predictor(o.model, { samples: o.samples, passes: o.passes, device: o.device, warningScore: o.warningScore });
+      const predictor = new Predictor(o.model, { samples: o.samples, passes: o.passes, device: o.device, warningScore: o.warningScore, postprocess: o.postprocess });
       const bar = progressBar('predict');
       const started = performance.now();
       try {

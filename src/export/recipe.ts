@@ -10,6 +10,7 @@ import * as z from 'zod';
 import { preprocessVolume, type PreprocessOptions } from '../data/preprocess.js';
 import type { Volume } from '../data/volume.js';
 import { predictFromBranches } from '../predict/branches.js';
+import type { Postprocess } from '../predict/postprocess.js';
 import type { VolumePrediction } from '../predict/predict.js';
 import { DEFAULT_WARNING_SCORE, type ScoreName } from '../uncertainty/scores.js';
 
@@ -130,6 +131,8 @@ export interface ExportPredictOptions {
   readonly batchSize?: number;
   /** Default {@link DEFAULT_WARNING_SCORE}, as `hmcseg predict`'s. */
   readonly warningScore?: ScoreName;
+  /** Default `'none'`, as `hmcseg predict`'s. */
+  readonly postprocess?: Postprocess;
   /** (slices done, slices). */
   readonly progress?: (done: number, total: number) => void;
 }
@@ -151,5 +154,6 @@ export function predictWithExport(info: ExportInfo, image: Volume<Float32Array>,
     ...(o.batchSize === undefined ? {} : { batchSize: o.batchSize }),
     ...(o.progress === undefined ? {} : { progress: o.progress }),
     warningScore: o.warningScore ?? DEFAULT_WARNING_SCORE,
+    ...(o.postprocess === undefined ? {} : { postprocess: o.postprocess }),
   });
 }

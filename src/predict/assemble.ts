@@ -9,6 +9,7 @@ import type { Volume } from '../data/volume.js';
 import { argmax } from '../metrics/calibration.js';
 import { SampleDisagreement, type DisagreementResult } from '../uncertainty/disagreement.js';
 import { uncertaintyScores, withWarningScore, type RegionScores, type ScoreName, type ScoreOptions } from '../uncertainty/scores.js';
+import { postprocessSegmentation, type Postprocess } from './postprocess.js';
 import type { VolumePrediction } from './predict.js';
 
 /** A volume's outputs on the network grid (nz slices of the network's input size). */
@@ -23,7 +24,10 @@ export interface GridOutputs {
 
 /** The prediction on the input grid. */
 export interface GridPrediction {
-  /** Arg-max of {@link probabilities} over all classes (the lowest class on ties). */
+  /**
+   * Arg-max of {@link probabilities} over all classes (the lowest class on ties), then
+   * post-processed ({@link postprocessSegmentation}; `'none'` keeps the arg-max).
+   */
   readonly segmentation: Uint8Array;
   /** Mean softmax on the input grid (bilinear), class-major [class][z][y][x]. */
   readonly probabilities: Float32Array;
@@ -36,6 +40,9 @@ export interface GridPrediction {
 /**
  * Maps `outputs` onto the input grid and takes the arg-max there, so that the segmentation, the
  * probabilities and every score describe one prediction (also when preprocessing resampled).
+ * Post-processing changes only the segmentation returned: the scores read the network's own
+ * arg-max, islands included, because the islands are evidence of its confusion (on the validation
+ * split they rank failed slices better than the scores of the post-processed segmentation; README).
  */
 export function assemblePrediction(
   outputs: GridOutputs,
@@ -43,17 +50,19 @@ export function assemblePrediction(
   transform: VolumeTransform,
   dims: readonly [number, number, number],
   scores: ScoreOptions = {},
+  postprocess: Postprocess = 'none',
 ): GridPrediction {
   const probabilities = invertProbabilities(outputs.mean, numClasses, transform);
-  const segmentation = argmax(probabilities, numClasses);
+  const network = argmax(probabilities, numClasses);
   const entropy = invertMap(outputs.predictiveEntropy, transform);
   const mutualInformation = invertMap(outputs.mutualInformation, transform);
+  const regionScores = uncertaintyScores(network, entropy, mutualInformation, dims, scores);
   return {
-    segmentation,
+    segmentation: postprocessSegmentation(network, dims, postprocess),
     probabilities,
     entropy,
     mutualInformation,
-    ...uncertaintyScores(segmentation, entropy, mutualInformation, dims, scores),
+    ...regionScores,
   };
 }
 
@@ -79,7 +88,8 @@ export function passDisagreement(image: Pick<Volume, 'dims' | 'spacing'>, passes
  * The whole prediction of a volume from its passes' outputs on the network grid (as `hmcseg
  * predict` writes it): {@link assemblePrediction}, the expected entropy on the input grid, and
  * every slice's and the volume's scores with the disagreement scores (`disagreement`, from
- * {@link passDisagreement}) and the warning score `warningScore` copied into `score`.
+ * {@link passDisagreement}) and the warning score `warningScore` copied into `score`, the
+ * segmentation post-processed with `postprocess` (default `'none'`).
  */
 export function assembleVolumePrediction(
   outputs: PassOutputs,
@@ -87,9 +97,10 @@ export function assembleVolumePrediction(
   transform: VolumeTransform,
   dims: readonly [number, number, number],
   disagreement: DisagreementResult | undefined,
-  o: { readonly scores?: ScoreOptions; readonly warningScore: ScoreName },
+  o: { readonly scores?: ScoreOptions; readonly warningScore: ScoreName; readonly postprocess?: Postprocess },
 ): VolumePrediction {
-  const grid = assemblePrediction(outputs, numClasses, transform, dims, o.scores);
+  const postprocess = o.postprocess ?? 'none';
+  const grid = assemblePrediction(outputs, numClasses, transform, dims, o.scores, postprocess);
   const ws = o.warningScore;
   return {
     dims,
@@ -99,6 +110,7 @@ export function assembleVolumePrediction(
     expectedEntropy: invertMap(outputs.expectedEntropy, transform),
     passes: outputs.samples,
     warningScore: ws,
+    postprocess,
     ...(disagreement === undefined ? {} : { volumeUnit: disagreement.volumeUnit }),
   };
 }

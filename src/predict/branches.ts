@@ -21,6 +21,7 @@ import { argmax } from '../metrics/calibration.js';
 import { UncertaintyAccumulator } from '../uncertainty/entropy.js';
 import type { ScoreName, ScoreOptions } from '../uncertainty/scores.js';
 import { assembleVolumePrediction, passDisagreement } from './assemble.js';
+import type { Postprocess } from './postprocess.js';
 import type { VolumePrediction } from './predict.js';
 import { WindowFusion, windowStarts } from './sliding.js';
 
@@ -39,6 +40,8 @@ export interface BranchPredictionOptions {
   readonly batchSize?: number;
   readonly scores?: ScoreOptions;
   readonly warningScore: ScoreName;
+  /** Post-processing of the segmentation (default `'none'`); the scores read the arg-max before it. */
+  readonly postprocess?: Postprocess;
   /** Called with (slices done, slices) after each group of slices. */
   readonly progress?: (done: number, total: number) => void;
 }
@@ -102,6 +105,6 @@ export async function predictFromBranches(
     pre.transform,
     image.dims,
     disagreement?.result(),
-    { ...(o.scores === undefined ? {} : { scores: o.scores }), warningScore: o.warningScore },
+    { ...(o.scores === undefined ? {} : { scores: o.scores }), warningScore: o.warningScore, ...(o.postprocess === undefined ? {} : { postprocess: o.postprocess }) },
   );
 }

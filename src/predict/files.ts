@@ -3,13 +3,13 @@
  * directory holds, all on the input's own grid and affine:
  *
  * - `NAME_seg.nii.gz`: uint8 project classes (0 bg, 1 LV, 2 MYO, 3 RV), the arg-max of the
- *   probabilities (required by the reader);
+ *   probabilities, post-processed as `postprocess` in the JSON says (required by the reader);
  * - `NAME_entropy.nii.gz`, `NAME_mi.nii.gz`: float32 predictive entropy and mutual information;
  * - `NAME_prob_<class>.nii.gz` for background, LV, MYO, RV (all four or none): float32, whose
- *   arg-max is exactly `NAME_seg`, or uint8 holding round(255·p) with scl_slope 1/255 (where two
+ *   arg-max is exactly `NAME_seg` (outside the voxels that post-processing removed), or uint8 holding round(255·p) with scl_slope 1/255 (where two
  *   classes round to the same value their arg-max can differ from `NAME_seg`, which is the
  *   arg-max before rounding; evaluation scores `NAME_seg` either way);
- * - `NAME_uncertainty.json`: `{case, input, method, samples, passes, warningScore, volumeUnit?,
+ * - `NAME_uncertainty.json`: `{case, input, method, samples, passes, warningScore, postprocess, volumeUnit?,
  *   slices, volume}`, the slice- and volume-level scores by name ({@link SCORE_NAMES}; the
  *   disagreement ones only with ≥ 2 passes, `volumeUnit` then giving the unit of `volumeStd*`),
  *   and `score`, the warning score, a copy of the one named by `warningScore` (a non-finite
@@ -142,6 +142,7 @@ export function writePrediction(
     samples: source.samples,
     passes: p.passes,
     warningScore: p.warningScore,
+    postprocess: p.postprocess,
     ...(p.volumeUnit === undefined ? {} : { volumeUnit: p.volumeUnit }),
     slices: p.slices,
     volume: p.volume,

@@ -11,6 +11,7 @@ export {
   type PassOutputs,
 } from './assemble.js';
 export { predictFromBranches, type BranchForward, type BranchPredictionOptions } from './branches.js';
+export { POSTPROCESS_MODES, postprocessSegmentation, type Postprocess } from './postprocess.js';
 export { PREDICTION_VERSION, Predictor, type PredictOptions, type VolumePrediction } from './predict.js';
 export {
   GAUSSIAN_SIGMA_SCALE,

@@ -30,6 +30,7 @@ import { UNet, type UNetConfig } from '../models/unet.js';
 import { argmax } from '../metrics/calibration.js';
 import { DEFAULT_WARNING_SCORE, UncertaintyAccumulator, type ScoreName, type ScoreOptions, type SliceScores } from '../uncertainty/index.js';
 import { assembleVolumePrediction, passDisagreement } from './assemble.js';
+import type { Postprocess } from './postprocess.js';
 import { slidingWindowSoftmax } from './sliding.js';
 
 /**
@@ -51,6 +52,8 @@ export interface PredictOptions {
   readonly device?: string;
   /** The score written as `score`, the warning score (default {@link DEFAULT_WARNING_SCORE}). */
   readonly warningScore?: ScoreName;
+  /** Post-processing of the segmentation (default `'none'`; see postprocess.ts); the scores read the network's arg-max. */
+  readonly postprocess?: Postprocess;
 }
 
 /** A volume's prediction, on the input's own grid. */
@@ -58,7 +61,8 @@ export interface VolumePrediction {
   readonly dims: readonly [number, number, number];
   /**
    * Arg-max of {@link probabilities} over all four project classes (0 bg, 1 LV, 2 MYO, 3 RV; the
-   * lowest class on ties): the one prediction that the files hold and every metric scores.
+   * lowest class on ties), post-processed as {@link postprocess} says: the one prediction that the
+   * files hold and every metric scores.
    */
   readonly segmentation: Uint8Array;
   /** Mean softmax on the input grid (bilinear from the network grid), class-major [class][z][y][x]. */
@@ -70,6 +74,8 @@ export interface VolumePrediction {
   readonly passes: number;
   /** The score named here is copied into every `score` field. */
   readonly warningScore: ScoreName;
+  /** How {@link segmentation} was post-processed (the scores read the arg-max before it). */
+  readonly postprocess: Postprocess;
   /** Unit of the `volumeStd*` scores, when there are (≥ 2 passes): ml with a known spacing. */
   readonly volumeUnit?: 'ml' | 'voxels';
   readonly slices: SliceScores[];
@@ -87,6 +93,7 @@ export class Predictor {
   readonly #batch: number;
   readonly #scores: ScoreOptions;
   readonly #warningScore: ScoreName;
+  readonly #postprocess: Postprocess;
   /** MC Dropout: each (sample, pass)'s dropout masks, [sample][pass]; absent with one pass. */
   readonly #masks: Record<string, Tensor>[][] | undefined;
 
@@ -108,6 +115,7 @@ export class Predictor {
     this.#batch = opts.batchSize ?? 16;
     this.#scores = opts.scores ?? {};
     this.#warningScore = opts.warningScore ?? DEFAULT_WARNING_SCORE;
+    this.#postprocess = opts.postprocess ?? 'none';
     const size = this.#pre.size;
     this.#masks =
       this.passes > 1 ? this.sampleIndices.map(() => Array.from({ length: this.passes }, () => this.#model.drawDropoutMasks(size))) : undefined;
@@ -144,6 +152,7 @@ export class Predictor {
     return assembleVolumePrediction(acc.result(), NUM_CLASSES, pre.transform, image.dims, disagreement?.result(), {
       scores: this.#scores,
       warningScore: this.#warningScore,
+      postprocess: this.#postprocess,
     });
   }
 
