@@ -130,6 +130,21 @@ export interface CalibrationBins {
   readonly correct: number[];
 }
 
+/** The bin-wise sums of `list`, each of `bins` bins: the pooled bins that ECE over many cases is computed from. */
+export function sumCalibrationBins(list: readonly CalibrationBins[], bins: number): { count: Float64Array; confidenceSum: Float64Array; correct: Float64Array } {
+  const count = new Float64Array(bins);
+  const confidenceSum = new Float64Array(bins);
+  const correct = new Float64Array(bins);
+  for (const b of list) {
+    for (let i = 0; i < bins; i++) {
+      count[i] += b.count[i];
+      confidenceSum[i] += b.confidenceSum[i];
+      correct[i] += b.correct[i];
+    }
+  }
+  return { count, confidenceSum, correct };
+}
+
 /** Calibration over one set of pixels. */
 export interface RegionCalibration {
   readonly pixels: number;

@@ -7,6 +7,7 @@ export {
   evaluateCase,
   fromJsonMetric,
   STRUCTURES,
+  sumCalibrationBins,
   toJsonMetric,
   type CalibrationBins,
   type CaseCalibration,

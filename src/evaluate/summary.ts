@@ -9,6 +9,7 @@ import { DEFAULT_WARNING_SCORE, SCORE_NAMES, type ScoreName } from '../uncertain
 import {
   fromJsonMetric,
   STRUCTURES,
+  sumCalibrationBins,
   toJsonMetric,
   type CaseEvaluation,
   type MapErrorEvaluation,
@@ -245,18 +246,14 @@ function cohorts(cases: readonly CaseEvaluation[], key: (c: CaseEvaluation) => s
 
 /** Pools reliability bins and pixel-weights NLL and Brier. */
 function pool(regions: readonly RegionCalibration[], bins: number): PooledCalibration {
-  const count = new Float64Array(bins);
-  const confidenceSum = new Float64Array(bins);
-  const correct = new Float64Array(bins);
+  const { count, confidenceSum, correct } = sumCalibrationBins(
+    regions.map((r) => r.bins),
+    bins,
+  );
   let nllSum = 0;
   let brierSum = 0;
   let weighted = 0;
   for (const r of regions) {
-    for (let b = 0; b < bins; b++) {
-      count[b] += r.bins.count[b];
-      confidenceSum[b] += r.bins.confidenceSum[b];
-      correct[b] += r.bins.correct[b];
-    }
     // NLL and Brier are null exactly when the region has no pixel.
     if (r.nll.value !== null && r.brier.value !== null) {
       nllSum += r.nll.value * r.pixels;

@@ -3,6 +3,7 @@
  * the cases' saved bins (the same sums the summary's pooled ECE is computed from), the scatter lists
  * the saved per-slice scores and Dice, and the risk–coverage points are the saved curve.
  */
+import { sumCalibrationBins } from '../evaluate/case.js';
 import type { RiskCoverageCurve, ReportCase } from './load.js';
 
 /** One non-empty bin of a pooled reliability diagram. */
@@ -24,21 +25,15 @@ export function pooledReliability(cases: readonly ReportCase[], region: 'all' | 
   const withCal = cases.filter((c) => c.calibration !== undefined);
   if (withCal.length === 0) return [];
   const bins = withCal[0].calibration?.eceBins as number;
-  const count = new Float64Array(bins);
-  const confidence = new Float64Array(bins);
-  const correct = new Float64Array(bins);
-  for (const c of withCal) {
+  const regionBins = withCal.map((c) => {
     const cal = c.calibration as NonNullable<ReportCase['calibration']>;
     const b = cal[region].bins;
     if (cal.eceBins !== bins || b.count.length !== bins) {
       throw new RangeError(`pooledReliability: case ${c.id} has ${b.count.length} ${region} bins, ${withCal[0].id} has ${bins}`);
     }
-    for (let i = 0; i < bins; i++) {
-      count[i] += b.count[i];
-      confidence[i] += b.confidenceSum[i];
-      correct[i] += b.correct[i];
-    }
-  }
+    return b;
+  });
+  const { count, confidenceSum: confidence, correct } = sumCalibrationBins(regionBins, bins);
   const out: ReliabilityBin[] = [];
   for (let i = 0; i < bins; i++) {
     if (count[i] === 0) continue;
