@@ -2,8 +2,8 @@
  * Post-processing of a volume's segmentation: keep only the largest connected component of the
  * heart (every foreground class together, 3-D, face connectivity), as nnU-Net's post-processing
  * does when it helps on validation. Networks that see whole slices (sliding windows) also predict
- * small heart-like islands far from the heart (stomach, aorta, liver edge); the heart itself is one
- * connected structure. Pure: no engine, no files, so the browser bundle can use it.
+ * small heart-like islands far from the heart (22–103 foreground components per ACDC validation
+ * volume for one `cpu` network; README); the heart itself is one connected structure. Pure: no engine, no files, so the browser bundle can use it.
  */
 
 /** `'none'`: the arg-max as it is. `'largest-component'`: see the file comment. */
