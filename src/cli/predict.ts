@@ -11,7 +11,8 @@
  * reader: src/predict/files.ts). The JSON holds every score by name; its `score` is the warning
  * score, entropyRegion unless --warning-score names another (e.g. the one an experiment chose on
  * validation, results.json `warningScores`). `--postprocess largest-component` keeps only the largest
- * connected component of the heart in the segmentation and in each pass's (src/predict/postprocess.ts).
+ * connected component of the heart in NAME_seg; the maps and every score (the passes' disagreement
+ * included) read the network's arg-max (src/predict/postprocess.ts).
  *
  * With --layout nnunet the inputs are nnU-Net images `CASE_0000.nii(.gz)` (one channel; a
  * `CASE_0001` is an error), and the output is what nnUNetv2_predict writes: `CASE.nii.gz` in the
