@@ -5,7 +5,8 @@
  * voxel is its class's; the slice list is in the order of the scores in NAME_uncertainty.json;
  * a picked NIfTI is segmented in the browser (onnxruntime-web, the exported model) and agrees with
  * `hmcseg predict`, for a store predicting whole slices by sliding windows (the page's fixture)
- * and for one predicting a centre crop (a second server). Takes the screenshot the README shows:
+ * and for one predicting a centre crop (a second server, whose cases were predicted with another
+ * warning score and post-processing, which the page repeats). Takes the screenshot the README shows:
  * into a temporary folder, or over docs/view.png with HMCSEG_UPDATE_SCREENSHOT=1.
  *
  * Skips, saying why, where /usr/bin/chromium (or $CHROMIUM) or the built page (npm run build:view)
@@ -168,8 +169,9 @@ browserGate.describe('hmcseg view in chromium', () => {
     expect(consoleErrors).toEqual([]);
   });
 
-  it('a centre-crop model (another server) segments in the browser as hmcseg predict does too', async () => {
-    centreFx = await makeViewFixture({ model: true, trained: true, window: 'centre' });
+  it('a centre-crop model (another server) segments in the browser as hmcseg predict does too, with its warning score and post-processing', async () => {
+    // Not predict's defaults: the page must take them from the listed cases.
+    centreFx = await makeViewFixture({ model: true, trained: true, window: 'centre', predict: ['--warning-score', 'uncertainFraction', '--postprocess', 'largest-component'] });
     centreServer = await startViewServer({ pred: centreFx.pred, gt: centreFx.data, model: centreFx.model });
     const other = await browser.newPage();
     try {

@@ -4,7 +4,7 @@
  * files it refuses (`..`, absolute paths, symbolic links out, other directories) and that it
  * listens on loopback only.
  */
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
@@ -90,6 +90,60 @@ describe('options', () => {
       }
     } finally {
       await v.close();
+    }
+  });
+
+  it('--model: the page is told to segment a dropped volume with the warning score and post-processing of the listed cases', async () => {
+    const pred = join(fx.root, 'pred-chosen');
+    cpSync(fx.pred, pred, { recursive: true, filter: (f) => !f.endsWith('escape') });
+    const jsons = fx.images.map((f) => join(pred, `${niftiStem(f)}_uncertainty.json`));
+    const rewrite = (file: string, edit: (u: Record<string, unknown>) => void): void => {
+      const u = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      edit(u);
+      writeFileSync(file, JSON.stringify(u));
+    };
+    const model = join(fx.root, 'model.onnx');
+    writeFileSync(model, 'the server does not read the model');
+    const config = async (): Promise<unknown> => {
+      const v = await startViewServer({ pred, model, webRoot: join(fx.root, 'web') });
+      try {
+        return ((await (await fetch(`${v.url}api/view.json`)).json()) as { prediction: unknown }).prediction;
+      } finally {
+        await v.close();
+      }
+    };
+    // As hmcseg predict wrote them (its defaults).
+    expect(await config()).toEqual({ warningScore: 'entropyRegion', postprocess: 'none' });
+    for (const f of jsons) rewrite(f, (u) => Object.assign(u, { warningScore: 'uncertainFraction', postprocess: 'largest-component' }));
+    expect(await config()).toEqual({ warningScore: 'uncertainFraction', postprocess: 'largest-component' });
+    // Files written before the settings existed count as the defaults.
+    for (const f of jsons) rewrite(f, (u) => { delete u.warningScore; delete u.postprocess; });
+    expect(await config()).toEqual({ warningScore: 'entropyRegion', postprocess: 'none' });
+    // Without a model nothing is segmented in the browser, so nothing is asked of the settings.
+    const v = await startViewServer({ pred, webRoot: join(fx.root, 'web') });
+    expect(((await (await fetch(`${v.url}api/view.json`)).json()) as { prediction: unknown }).prediction).toBeNull();
+    await v.close();
+    rmSync(pred, { recursive: true, force: true });
+  });
+
+  it('BAD CALL - --model with cases predicted with different settings: an error naming two of them', async () => {
+    const pred = join(fx.root, 'pred-mixed');
+    cpSync(fx.pred, pred, { recursive: true, filter: (f) => !f.endsWith('escape') });
+    const last = niftiStem(fx.images[fx.images.length - 1]);
+    const file = join(pred, `${last}_uncertainty.json`);
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), postprocess: 'largest-component' }));
+    const model = join(fx.root, 'model.onnx');
+    writeFileSync(model, 'the server does not read the model');
+    try {
+      const refused = startViewServer({ pred, model, webRoot: join(fx.root, 'web') });
+      await expect(refused).rejects.toThrow(/ were predicted with postprocess (none and largest-component|largest-component and none): /);
+      await expect(refused).rejects.toThrow(last);
+      // Viewing them is still possible.
+      const v = await startViewServer({ pred, webRoot: join(fx.root, 'web') });
+      expect(v.cases.length).toBe(fx.images.length);
+      await v.close();
+    } finally {
+      rmSync(pred, { recursive: true, force: true });
     }
   });
 

@@ -7,7 +7,7 @@
  */
 import * as ort from 'onnxruntime-web/wasm';
 import { readOnnxMetadata } from '../src/export/onnx-graph.js';
-import { predictWithExport, readExportInfo, type ExportInfo } from '../src/export/recipe.js';
+import { predictWithExport, readExportInfo, type ExportInfo, type ExportPredictOptions } from '../src/export/recipe.js';
 import type { Volume } from '../src/data/volume.js';
 import type { VolumePrediction } from '../src/predict/predict.js';
 
@@ -45,12 +45,14 @@ export async function loadModel(url: string): Promise<LoadedModel> {
  * Segments `image` a few windows at a time; `progress(done, total)` in slices.
  *
  * @param source names the volume in errors (the dropped file's name)
+ * @param o the warning score and post-processing, as `hmcseg predict`'s (defaults: its defaults)
  * @param batch windows per model run
  */
 export function segmentVolume(
   model: LoadedModel,
   image: Volume<Float32Array>,
   source: string,
+  o: Pick<ExportPredictOptions, 'warningScore' | 'postprocess'>,
   progress: (done: number, total: number) => void,
   batch = 4,
 ): Promise<BrowserPrediction> {
@@ -64,5 +66,5 @@ export function segmentVolume(
       input.dispose();
     }
   };
-  return predictWithExport(model.info, image, source, run, { batchSize: batch, progress });
+  return predictWithExport(model.info, image, source, run, { ...o, batchSize: batch, progress });
 }

@@ -3,14 +3,15 @@
  * entropy and mutual-information maps as heat overlays, each with its own opacity; beside it every
  * slice of every case, sorted by warning score and flagged above the threshold (a click moves the
  * view there; per-slice Dice with --gt). A NIfTI dropped on the page, or picked, is segmented here
- * by onnxruntime-web with the exported model (see infer.ts) and joins the list.
+ * by onnxruntime-web with the exported model (see infer.ts), with the warning score and
+ * post-processing of the listed cases (the server's `prediction`), and joins the list.
  *
  * `window.hmcsegView` exposes the state the browser tests read (see test/view-browser.test.ts).
  */
 import { Niivue, NVImage } from '@niivue/niivue';
 import { encodeNifti, NIFTI_DATATYPES, safeDecodeNifti } from '../src/data/nifti.js';
 import type { Volume } from '../src/data/volume.js';
-import type { ServedFile, ViewCase } from '../src/view/cases.js';
+import type { BrowserPredictOptions, ServedFile, ViewCase } from '../src/view/cases.js';
 import { CLASS_COLORS } from '../src/view/colors.js';
 import type { ViewPageHooks } from '../src/view/page-hooks.js';
 import { rankSlices, type SliceRanking } from '../src/view/ranking.js';
@@ -20,6 +21,8 @@ interface ViewConfig {
   readonly cases: ViewCase[];
   readonly threshold: number | null;
   readonly model: string | null;
+  /** With a model: how to segment a dropped volume (the listed cases' settings). */
+  readonly prediction: BrowserPredictOptions | null;
   readonly gt: boolean;
 }
 
@@ -200,7 +203,7 @@ async function segmentFile(file: File): Promise<void> {
     const m = await model;
     progress.hidden = false;
     const started = performance.now();
-    const pred = await segmentVolume(m, image, file.name, (done, total) => {
+    const pred = await segmentVolume(m, image, file.name, config.prediction ?? {}, (done, total) => {
       progress.max = total;
       progress.value = done;
       say(`segmenting ${file.name}: slice ${done} of ${total}`);

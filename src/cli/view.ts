@@ -6,7 +6,7 @@
  * Prints the URL and serves until Ctrl-C. The page shows each case's image with its segmentation,
  * entropy and mutual-information maps (NiiVue), the slices sorted by warning score (flagged above
  * the threshold; per-slice Dice with --gt), and segments a dropped NIfTI in the browser with the
- * ONNX model of `hmcseg export`.
+ * ONNX model of `hmcseg export`, with the warning score and post-processing of the listed cases.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { startViewServer, type ViewServerOptions } from '../view/index.js';

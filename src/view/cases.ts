@@ -10,6 +10,8 @@ import { openDataset } from '../data/datasets.js';
 import { evaluateDirectory, STRUCTURES } from '../evaluate/index.js';
 import { niftiStem } from '../predict/files.js';
 import { findInputs } from '../predict/files.js';
+import { POSTPROCESS_MODES, type Postprocess } from '../predict/postprocess.js';
+import { DEFAULT_WARNING_SCORE, SCORE_NAMES, type ScoreName } from '../uncertainty/index.js';
 import { readJsonFile } from '../util/json.js';
 
 const UncertaintyJson = z.looseObject({
@@ -17,6 +19,8 @@ const UncertaintyJson = z.looseObject({
   input: z.string().optional(),
   method: z.string().optional(),
   samples: z.number().optional(),
+  warningScore: z.enum(SCORE_NAMES).optional(),
+  postprocess: z.enum(POSTPROCESS_MODES).optional(),
   slices: z.array(z.looseObject({ score: z.number().nullable() })),
   volume: z.looseObject({ score: z.number().nullable() }),
 });
@@ -41,6 +45,8 @@ export interface SliceDice {
 export interface ViewCase {
   readonly name: string;
   readonly method?: string;
+  /** How `hmcseg predict` made it: the warning score behind `scores`, the post-processing of the segmentation. */
+  readonly prediction: BrowserPredictOptions;
   /** Warning score per slice (null where not a number) and of the volume. */
   readonly scores: readonly (number | null)[];
   readonly volumeScore: number | null;
@@ -65,6 +71,35 @@ export interface ViewCasesOptions {
    * path that `hmcseg predict` recorded in NAME_uncertainty.json.
    */
   readonly images?: string;
+}
+
+/** The settings of `hmcseg predict` that the page repeats for a volume it segments. */
+export interface BrowserPredictOptions {
+  readonly warningScore: ScoreName;
+  readonly postprocess: Postprocess;
+}
+
+/**
+ * The settings with which the page segments a dropped volume: those of the listed cases, so that
+ * its slices rank against theirs and its segmentation is made as theirs were. Files that predate
+ * a setting in NAME_uncertainty.json count as its default (entropyRegion, no post-processing).
+ *
+ * @throws {Error} naming two cases, when the cases were predicted with different settings
+ */
+export function browserPredictOptions(cases: readonly ViewCase[]): BrowserPredictOptions {
+  const first = cases[0];
+  if (first === undefined) return { warningScore: DEFAULT_WARNING_SCORE, postprocess: 'none' };
+  for (const c of cases) {
+    for (const key of ['warningScore', 'postprocess'] as const) {
+      if (c.prediction[key] !== first.prediction[key]) {
+        throw new Error(
+          `${first.name} and ${c.name} were predicted with ${key} ${first.prediction[key]} and ${c.prediction[key]}: ` +
+            'a volume segmented in the browser could not be made and ranked as both (view them without --model, or split the directory)',
+        );
+      }
+    }
+  }
+  return first.prediction;
 }
 
 /** The first existing `NAME.nii.gz` / `NAME.nii` in `dir`, relative to it. */
@@ -119,6 +154,7 @@ export function listViewCases(opts: ViewCasesOptions): ViewCase[] {
     return {
       name,
       ...(u.method === undefined ? {} : { method: u.method }),
+      prediction: { warningScore: u.warningScore ?? DEFAULT_WARNING_SCORE, postprocess: u.postprocess ?? 'none' },
       scores: u.slices.map((s) => s.score),
       volumeScore: u.volume.score,
       image,

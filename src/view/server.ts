@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listViewCases, recordedInput, type ViewCase, type ViewRootName } from './cases.js';
+import { browserPredictOptions, listViewCases, recordedInput, type ViewCase, type ViewRootName } from './cases.js';
 
 export interface ViewServerOptions {
   /** Prediction directory (hmcseg predict --out). */
@@ -117,6 +117,8 @@ export async function startViewServer(opts: ViewServerOptions): Promise<ViewServ
     cases,
     threshold: opts.threshold ?? null,
     model: model === undefined ? null : '/model.onnx',
+    // How the page segments a dropped volume: as hmcseg predict made the listed cases.
+    prediction: model === undefined ? null : browserPredictOptions(cases),
     gt: opts.gt !== undefined,
   });
 

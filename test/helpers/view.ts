@@ -31,8 +31,14 @@ export interface ViewFixture {
  *   tests whose assertions need a non-empty segmentation; otherwise 8 steps
  * @param opts.window `data.window`: one 32 × 32 centre crop of the 40 × 40 phantoms, or whole
  *   slices by 32 × 32 sliding windows
+ * @param opts.predict more options of `hmcseg predict` (e.g. `--postprocess largest-component`)
  */
-export async function makeViewFixture(opts: { model: boolean; trained: boolean; window: 'centre' | 'sliding' }): Promise<ViewFixture> {
+export async function makeViewFixture(opts: {
+  model: boolean;
+  trained: boolean;
+  window: 'centre' | 'sliding';
+  predict?: readonly string[];
+}): Promise<ViewFixture> {
   const withModel = opts.model;
   const root = mkdtempSync(join(tmpdir(), 'hmcseg-view-'));
   const data = join(root, 'phantom');
@@ -55,7 +61,7 @@ export async function makeViewFixture(opts: { model: boolean; trained: boolean; 
     out: store,
   });
   const pred = join(root, 'pred');
-  cli('predict', '--model', store, '--input', data, '--out', pred);
+  cli('predict', '--model', store, '--input', data, '--out', pred, ...(opts.predict ?? []));
   const model = withModel ? join(root, 'model.onnx') : undefined;
   if (model !== undefined) cli('export', '--model', store, '--out', model);
   return { root, data, store, pred, ...(model === undefined ? {} : { model }), images: dataset.cases.map((c) => c.image) };
