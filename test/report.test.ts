@@ -21,6 +21,7 @@ import {
   renderExample,
   resultsMarkdown,
   slicePoints,
+  warningFailureOf,
   tableMarkdown,
   tableText,
   textCell,
@@ -102,7 +103,8 @@ function cases(): ReportCase[] {
     dice: { LV: { value: dice }, MYO: { value: dice }, RV: { value: dice } },
     meanDice: dice === null ? { value: null, reason: 'both-empty' as const } : { value: dice },
     failed: dice === null ? null : dice < 0.8,
-    ...(score === undefined ? {} : { score }),
+    // `score` is the evaluation's (entropyRegion); pairwiseDice ranks the slices the other way round.
+    ...(score === undefined ? {} : { score, scores: { entropyRegion: score, pairwiseDice: 1 - score } }),
   });
   return [
     { id: 'p1_ED', slices: [slice(0, 0.95, 0.1), slice(1, 0.5, 0.4), slice(2, null, 0.9)], calibration: calibration(1) },
@@ -144,7 +146,10 @@ function row(method: 'hmc' | 'deterministic', domain: string): ResultRow {
     predictMsPerSlice: method === 'hmc' ? 12.34 : 1.5,
     samples: 12,
     passes: 12,
-    warningScore: 'entropyRegion',
+    // hmc's chosen warning score is not the one the evaluation predicted with: every table and plot shows the chosen one.
+    ...(method === 'hmc'
+      ? { warningScore: 'pairwiseDice' as const, warningFailure: summary(NUMBERS[method]).failure.scores?.pairwiseDice }
+      : { warningScore: 'entropyRegion' as const, warningFailure: summary(NUMBERS[method]).failure.scores?.entropyRegion }),
   };
 }
 
@@ -272,6 +277,14 @@ describe('plot data from saved evaluations', () => {
       ['p2_ES', 0, 0.2, false],
       ['p2_ES', 1, 0.3, true],
     ]);
+    // By name: the method's warning score, from the slices' named scores.
+    expect(slicePoints(cases(), 'pairwiseDice').map((p) => [p.case, p.z, p.score])).toEqual([
+      ['p1_ED', 0, 0.9],
+      ['p1_ED', 1, 0.6],
+      ['p2_ES', 0, 0.8],
+      ['p2_ES', 1, 0.7],
+    ]);
+    expect(slicePoints(cases(), 'volumeCV')).toEqual([]);
     expect(coveragePoints({ coverage: [0.25, 0.5, 0.75, 1], risk: [0.5, 0, 1 / 3, 0.5] })).toEqual([
       { coverage: 0, risk: 0.5 },
       { coverage: 0.25, risk: 0.5 },
@@ -280,6 +293,17 @@ describe('plot data from saved evaluations', () => {
       { coverage: 1, risk: 0.5 },
     ]);
     expect(coveragePoints({ coverage: [], risk: [] })).toEqual([]);
+  });
+});
+
+describe('warningFailureOf', () => {
+  it("gives the chosen warning score's failure detection, and the summary's own for results written before the choice", () => {
+    const hmc = row('hmc', 'in-domain');
+    expect(warningFailureOf(hmc)?.slice.auroc).toEqual({ value: 0.9 });
+    const { warningScore: _w, warningFailure: _f, ...old } = hmc;
+    expect(warningFailureOf(old as ResultRow)?.slice.auroc).toEqual({ value: 1 });
+    // A chosen score that the predictions lack (none of the row's scores): nothing, not another score's.
+    expect(warningFailureOf({ ...hmc, warningScore: 'volumeCV', warningFailure: undefined })).toBeUndefined();
   });
 });
 
@@ -391,15 +415,17 @@ describe('writeReport', () => {
     expect(htmlRow(html, 'in-domain: segmentation and cost', 'deterministic')).toEqual([
       '0.800 ± 0.100', '0.800 ± 0.100', '0.800 ± 0.100', '–', '–', '–', '100', '1.00', '1.5',
     ]);
+    // The slice failure detection of the warning score chosen on validation (hmc: pairwiseDice), not of the evaluation's own score.
     expect(htmlRow(html, 'in-domain: calibration and uncertainty', 'hmc')).toEqual([
-      '0.0123', '0.0456', '0.1111', '0.0222', '0.877', '0.0500', '1.000', '-0.800', '2 / 4',
+      '0.0123', '0.0456', '0.1111', '0.0222', '0.877', '0.0500', 'pairwiseDice', '0.900', '-0.500', '2 / 4',
     ]);
-    expect(htmlRow(html, 'ood: calibration and uncertainty', 'deterministic').slice(6, 8)).toEqual(['–', '–']);
+    expect(htmlRow(html, 'ood: calibration and uncertainty', 'deterministic').slice(6, 9)).toEqual(['entropyRegion', '–', '–']);
     // Every named score, the method's warning score marked; its first row is entropyRegion.
     expect(htmlRow(html, 'in-domain: failure detection by score', 'hmc')).toEqual([
-      'entropyRegion ★', '1.000', '0.2000', '0.0500', '0.500', '0.2000', '0.0500', '0',
+      'entropyRegion', '1.000', '0.2000', '0.0500', '0.500', '0.2000', '0.0500', '0',
     ]);
-    expect(html).toMatch(/<td class="left">pairwiseDice<\/td><td[^>]*>0\.900<\/td>/);
+    expect(html).toMatch(/<td class="left">pairwiseDice ★<\/td><td[^>]*>0\.900<\/td>/);
+    expect(html).toMatch(/<tr><td class="left">deterministic<\/td><td class="left">entropyRegion ★<\/td>/);
     expect(html).toContain('HD95 LV (mm)');
     // Best per column in bold: hmc has the higher Dice.
     expect(html).toMatch(/<tr><td class="left">hmc<\/td><td class="best">0\.912 ± 0\.031<\/td>/);
@@ -473,10 +499,12 @@ describe('tables', () => {
     const md = readFileSync(files.results, 'utf8');
     expect(md).toBe(resultsMarkdown(r));
     expect(md.startsWith('# hmcseg experiment: preset demo\n\nsynthetic <fixture>\n\n## in-domain (in-domain, 2 cases)\n\n')).toBe(true);
-    expect(md).toContain('| method | Dice LV | Dice MYO | Dice RV | HD95 (mm) | ECE | ECE-ROI | NLL | Brier | px-AUROC (entropy) | slice failure AUROC | Spearman | train s | × det. | ms/slice |\n|---|');
-    expect(md).toContain('| hmc | 0.912 | 0.912 | 0.912 | 4.2 | 0.0123 | 0.0456 | 0.1111 | 0.0222 | 0.877 | 1.000 | -0.800 | 250 | 2.50 | 12.3 |');
-    expect(md).toContain('| deterministic | 0.800 | 0.800 | 0.800 | – | 0.0500 | 0.0900 | 0.3000 | 0.0400 | 0.700 | – | – | 100 | 1.00 | 1.5 |');
-    expect(md.endsWith('## Studies (validation split)\n\n| study | setting | method | Dice LV | Dice MYO | Dice RV | ECE-ROI | slice failure AUROC |\n|---|---|---|---|---|---|---|---|\n| temperature | temperature=1, augment=true | hmc | 0.700 | 0.700 | 0.700 | 0.0456 | 1.000 |\n\n')).toBe(true);
+    expect(md).toContain(
+      '| method | Dice LV | Dice MYO | Dice RV | HD95 (mm) | ECE | ECE-ROI | NLL | Brier | px-AUROC (entropy) | warning score | slice failure AUROC | slice e-AURC | Spearman | train s | × det. | ms/slice |\n|---|',
+    );
+    expect(md).toContain('| hmc | 0.912 | 0.912 | 0.912 | 4.2 | 0.0123 | 0.0456 | 0.1111 | 0.0222 | 0.877 | pairwiseDice | 0.900 | 0.050 | -0.500 | 250 | 2.50 | 12.3 |');
+    expect(md).toContain('| deterministic | 0.800 | 0.800 | 0.800 | – | 0.0500 | 0.0900 | 0.3000 | 0.0400 | 0.700 | entropyRegion | – | 0.050 | – | 100 | 1.00 | 1.5 |');
+    expect(md.endsWith('## Studies (validation split)\n\n| study | setting | method | Dice LV | Dice MYO | Dice RV | ECE-ROI | slice failure AUROC (entropyRegion) |\n|---|---|---|---|---|---|---|---|\n| temperature | temperature=1, augment=true | hmc | 0.700 | 0.700 | 0.700 | 0.0456 | 1.000 |\n\n')).toBe(true);
   });
 });
 

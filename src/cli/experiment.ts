@@ -71,10 +71,17 @@ export async function runWithProgress(opts: ExperimentOptions): Promise<Experime
   }
 }
 
-/** The short table printed at the end: Dice, ECE-ROI and slice failure-detection AUROC per method and domain. */
+/** The short table printed at the end: Dice, ECE-ROI and the warning score's slice failure-detection AUROC per method and domain. */
 function shortTable(r: ExperimentResults): Table {
   return {
-    columns: [{ label: 'method', align: 'left' }, { label: 'domain', align: 'left' }, { label: 'Dice LV/MYO/RV' }, { label: 'ECE-ROI' }, { label: 'fail-AUROC' }],
+    columns: [
+      { label: 'method', align: 'left' },
+      { label: 'domain', align: 'left' },
+      { label: 'Dice LV/MYO/RV' },
+      { label: 'ECE-ROI' },
+      { label: 'warning score', align: 'left' },
+      { label: 'fail-AUROC' },
+    ],
     rows: r.rows.map((row) => {
       const st = row.summary.all.structures;
       return [
@@ -82,7 +89,8 @@ function shortTable(r: ExperimentResults): Table {
         textCell(row.domain),
         textCell([st.LV, st.MYO, st.RV].map((s) => fmt(s.dice.mean, 2)).join('/')),
         num(row.summary.calibration?.roi.ece.value, 4),
-        num(row.summary.failure.slice.auroc.value, 2),
+        textCell(row.warningScore),
+        num(row.warningFailure?.slice.auroc.value, 2),
       ];
     }),
   };

@@ -18,7 +18,8 @@ import {
   type StudyDatum,
   type StudySpecOptions,
 } from './charts.js';
-import { coveragePoints, pooledReliability, slicePoints } from './derive.js';
+import { DEFAULT_WARNING_SCORE } from '../uncertainty/index.js';
+import { coveragePoints, pooledReliability, slicePoints, warningFailureOf } from './derive.js';
 import { rowKey, type ReportInput } from './load.js';
 import { encodePng } from './png.js';
 import { renderExample, type CropBox } from './slices.js';
@@ -104,7 +105,11 @@ async function domainSection(input: ReportInput, name: string, kind: string, row
   }
 
   const threshold = rows[0]?.summary.failureThreshold ?? 0.8;
-  const perMethod = evals.map(({ method, ev }) => ({ method, ev, points: slicePoints(ev.cases) })).filter((m) => m.points.length > 0);
+  // Every slice plot shows the method's warning score (chosen on validation), as the tables do.
+  const rowOf = new Map(rows.map((r) => [r.method, r]));
+  const perMethod = evals
+    .map(({ method, ev }) => ({ method, ev, points: slicePoints(ev.cases, rowOf.get(method)?.warningScore) }))
+    .filter((m) => m.points.length > 0);
   if (perMethod.length > 0) {
     const scatter: ScatterDatum[] = perMethod.flatMap(({ method, points }) =>
       points.map((p) => ({ method, score: p.score, dice: p.dice, outcome: p.failed ? ('failed' as const) : ('correct' as const) })),
@@ -117,7 +122,11 @@ async function domainSection(input: ReportInput, name: string, kind: string, row
       svg: await renderSvg(scatterSpec(scatter, shown, threshold, `Slice warning score vs mean Dice — ${name}`), `${id}-scatter`),
     });
     // Evaluations saved before the summary held the curve have none (the report lists them).
-    const withCurve = perMethod.flatMap(({ method, ev }) => (ev.sliceRiskCoverage === null ? [] : [{ method, curve: ev.sliceRiskCoverage }]));
+    const withCurve = perMethod.flatMap(({ method, ev }) => {
+      const row = rowOf.get(method);
+      const curve = ev.sliceRiskCoverage === null || row === undefined ? undefined : warningFailureOf(row)?.slice.riskCoverage;
+      return curve === undefined ? [] : [{ method, curve }];
+    });
     if (withCurve.length > 0) {
       const curves: RiskCoverageDatum[] = withCurve.flatMap(({ method, curve }) => coveragePoints(curve).map((p) => ({ method, ...p })));
       const colour = methodColour(methods, withCurve.map((m) => m.method));
@@ -241,7 +250,7 @@ async function studyFigures(points: readonly StudyPoint[], methods: readonly str
     figures.push({
       id,
       title: plot.options.title,
-      caption: `${plot.caption} Validation split; mean Dice over cases, ECE over the ROI, AUROC of the slice warning score for failed slices.`,
+      caption: `${plot.caption} Validation split; mean Dice over cases, ECE over the ROI, AUROC of the slice ${DEFAULT_WARNING_SCORE} score (the default warning score, the same for every point) for failed slices.`,
       svg: await renderSvg(
         studySpec(data, {
           ...plot.options,

@@ -4,6 +4,9 @@
  * the saved per-slice scores and Dice, and the risk–coverage points are the saved curve.
  */
 import { sumCalibrationBins } from '../evaluate/case.js';
+import type { ScoreFailure } from '../evaluate/index.js';
+import type { ResultRow } from '../experiment/index.js';
+import type { ScoreName } from '../uncertainty/index.js';
 import type { RiskCoverageCurve, ReportCase } from './load.js';
 
 /** One non-empty bin of a pooled reliability diagram. */
@@ -51,15 +54,30 @@ export interface SlicePoint {
   readonly failed: boolean;
 }
 
-/** The slices that have a score and a mean Dice (others hold no labelled structure or were not scored). */
-export function slicePoints(cases: readonly ReportCase[]): SlicePoint[] {
+/**
+ * The slices that have a score and a mean Dice (others hold no labelled structure or were not
+ * scored): with `score`, the slice's score of that name (the method's warning score chosen on
+ * validation); without, its `score`, the warning score that the evaluation predicted with.
+ */
+export function slicePoints(cases: readonly ReportCase[], score?: ScoreName): SlicePoint[] {
   return cases.flatMap((c) =>
-    c.slices.flatMap((s) =>
-      s.score === undefined || s.score === null || s.meanDice.value === null || s.failed === null
+    c.slices.flatMap((s) => {
+      const value = score === undefined ? s.score : s.scores?.[score];
+      return value === undefined || value === null || !Number.isFinite(value) || s.meanDice.value === null || s.failed === null
         ? []
-        : [{ case: c.id, z: s.z, score: s.score, dice: s.meanDice.value, failed: s.failed }],
-    ),
+        : [{ case: c.id, z: s.z, score: value, dice: s.meanDice.value, failed: s.failed }];
+    }),
   );
+}
+
+/**
+ * The failure detection of a row's warning score: the chosen score's, or, for results written
+ * before warning scores were chosen (no `warningScore`), the summary's own, which was then the
+ * default score's. Undefined when the chosen score is not among the row's scores.
+ */
+export function warningFailureOf(r: ResultRow): ScoreFailure | undefined {
+  if ((r as Partial<ResultRow>).warningScore === undefined) return { slice: r.summary.failure.slice, volume: r.summary.failure.volume };
+  return r.warningFailure;
 }
 
 /** A point of a risk–coverage curve. */

@@ -7,6 +7,7 @@ import { pngDataUri } from './png.js';
 import { CLASS_COLOURS } from './slices.js';
 import { bestRows, columnNotes, type Column, type Table } from './table.js';
 import { WITHOUT_CURVE } from './load.js';
+import { DEFAULT_WARNING_SCORE } from '../uncertainty/index.js';
 
 /** Escapes text for HTML content and attribute values. */
 function escapeHtml(s: string): string {
@@ -106,7 +107,7 @@ function domainHtml(d: DomainSection): string {
   if (d.examples.length > 0) {
     parts.push(
       `<h3>Example slices — ${escapeHtml(d.name)}</h3>`,
-      '<p class="note">Per method: the most confident correct slices and the most uncertain failed slices (mean Dice below the threshold). Left: ground truth; middle: prediction; right: predictive entropy; cropped around the structures (12-pixel margin) and upscaled by pixel repetition.</p>',
+      `<p class="note">Per method: the most confident correct slices and the most uncertain failed slices (mean Dice below the threshold), by the ${DEFAULT_WARNING_SCORE} score that the evaluation predicts with, whatever the method's warning score. Left: ground truth; middle: prediction; right: predictive entropy; cropped around the structures (12-pixel margin) and upscaled by pixel repetition.</p>`,
       legendHtml(),
     );
     for (const m of d.examples) {

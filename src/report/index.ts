@@ -12,7 +12,7 @@ import { reportMarkdown, resultsMarkdown } from './markdown.js';
 
 export { loadReportInput, type ReportCase, type ReportInput, type SavedEvaluation } from './load.js';
 export { resultsMarkdown } from './markdown.js';
-export { coveragePoints, pooledReliability, slicePoints, type CoveragePoint, type ReliabilityBin, type SlicePoint } from './derive.js';
+export { coveragePoints, pooledReliability, slicePoints, warningFailureOf, type CoveragePoint, type ReliabilityBin, type SlicePoint } from './derive.js';
 export { encodePng, PNG_SIGNATURE, type RasterImage } from './png.js';
 export { methodColour, prefixSvgIds } from './charts.js';
 export { cropBox, renderExample, type CropBox, type ExampleRaster } from './slices.js';

@@ -5,6 +5,8 @@
 import type { MetricJson, Stat, StructureName } from '../evaluate/index.js';
 import { STRUCTURES } from '../evaluate/index.js';
 import type { ExperimentResults, ResultRow, StudyPoint } from '../experiment/index.js';
+import { DEFAULT_WARNING_SCORE } from '../uncertainty/index.js';
+import { warningFailureOf } from './derive.js';
 import { finite, MISSING, num, textCell as label, type Cell, type Column, type Table } from './table.js';
 
 /** `mean ± std` (std left out when null), or '–'. */
@@ -14,6 +16,8 @@ function meanStd(s: Stat | undefined, digits: number): Cell {
 }
 
 const metric = (m: MetricJson | undefined): number | null => m?.value ?? null;
+/** The row's warning score; results written before the choice used the default. */
+const warningScoreName = (r: ResultRow): string => (r as Partial<ResultRow>).warningScore ?? `${DEFAULT_WARNING_SCORE} (default)`;
 const settingText = (p: StudyPoint) => Object.entries(p.setting).map(([k, v]) => `${k}=${String(v)}`).join(', ');
 
 /** Segmentation quality and cost of each method on one domain. */
@@ -58,13 +62,14 @@ export function uncertaintyTable(rows: readonly ResultRow[], domain: string): Ta
       { label: 'Brier', better: 'low', note: 'Brier score per pixel, all pixels' },
       { label: 'px AUROC', better: 'high', note: 'pixel-level AUROC of the entropy for misclassified pixels (mean over cases)' },
       { label: 'px eAURC', better: 'low', note: 'pixel-level excess area under the risk–coverage curve of the entropy (mean over cases)' },
+      { label: 'warning score', align: 'left', note: "the method's warning score, chosen on the validation split" },
       { label: 'slice AUROC', better: 'high', note: 'AUROC of the slice warning score for detecting failed slices' },
       { label: 'Spearman', better: 'low', note: 'Spearman correlation of slice score and slice mean Dice (negative is good)' },
       { label: 'failed slices', note: 'slices with mean Dice below the failure threshold / slices scored' },
     ],
     rows: rows.map((r) => {
       const s = r.summary;
-      const slice = s.failure?.slice;
+      const slice = warningFailureOf(r)?.slice;
       return [
         label(r.method),
         num(metric(s.calibration?.all?.ece), 4),
@@ -73,6 +78,7 @@ export function uncertaintyTable(rows: readonly ResultRow[], domain: string): Ta
         num(metric(s.calibration?.all?.brier), 4),
         num(s.uncertainty?.entropy?.auroc?.mean, 3),
         num(s.uncertainty?.entropy?.eAurc?.mean, 4),
+        label(warningScoreName(r)),
         num(metric(slice?.auroc), 3),
         num(metric(slice?.spearman), 3),
         slice ? label(`${slice.failures} / ${slice.n}`) : label(MISSING),
@@ -144,20 +150,20 @@ export function studiesTable(results: ExperimentResults): Table {
 
 /**
  * results.md's table of one domain: mean Dice per structure, HD95 (the mean of the structures'
- * mean HD95), calibration, pixel- and slice-level uncertainty quality, and cost.
+ * mean HD95), calibration, pixel-level uncertainty quality, the warning score's slice failure
+ * detection, and cost.
  */
 export function resultsDomainTable(rows: readonly ResultRow[]): Table {
   const unit = rows[0]?.summary.unit ?? 'mm';
-  const numbers = [
-    ...STRUCTURES.map((name) => `Dice ${name}`),
-    `HD95 (${unit})`, 'ECE', 'ECE-ROI', 'NLL', 'Brier', 'px-AUROC (entropy)', 'slice failure AUROC', 'Spearman', 'train s', '× det.', 'ms/slice',
-  ];
+  const before = [...STRUCTURES.map((name) => `Dice ${name}`), `HD95 (${unit})`, 'ECE', 'ECE-ROI', 'NLL', 'Brier', 'px-AUROC (entropy)'];
+  const after = ['slice failure AUROC', 'slice e-AURC', 'Spearman', 'train s', '× det.', 'ms/slice'];
   return {
-    columns: [{ label: 'method', align: 'left' }, ...numbers.map((l) => ({ label: l }))],
+    columns: [{ label: 'method', align: 'left' }, ...before.map((l) => ({ label: l })), { label: 'warning score', align: 'left' }, ...after.map((l) => ({ label: l }))],
     rows: rows.map((x) => {
       const s = x.summary;
       const st = s.all?.structures;
       const hd = STRUCTURES.map((name) => st?.[name]?.hd95?.mean).filter(finite);
+      const slice = warningFailureOf(x)?.slice;
       return [
         label(x.method),
         ...STRUCTURES.map((name) => num(st?.[name]?.dice?.mean, 3)),
@@ -167,8 +173,10 @@ export function resultsDomainTable(rows: readonly ResultRow[]): Table {
         num(metric(s.calibration?.all?.nll), 4),
         num(metric(s.calibration?.all?.brier), 4),
         num(s.uncertainty?.entropy?.auroc?.mean, 3),
-        num(metric(s.failure?.slice?.auroc), 3),
-        num(metric(s.failure?.slice?.spearman), 3),
+        label(warningScoreName(x)),
+        num(metric(slice?.auroc), 3),
+        num(metric(slice?.eAurc), 3),
+        num(metric(slice?.spearman), 3),
         num(x.trainSeconds, 0),
         num(x.trainRatio, 2),
         num(x.predictMsPerSlice, 1),
@@ -177,7 +185,7 @@ export function resultsDomainTable(rows: readonly ResultRow[]): Table {
   };
 }
 
-/** results.md's table of the study points: mean Dice per structure, ECE-ROI, slice failure AUROC. */
+/** results.md's table of the study points: mean Dice per structure, ECE-ROI, slice failure AUROC of the default warning score. */
 export function resultsStudiesTable(points: readonly StudyPoint[]): Table {
   return {
     columns: [
@@ -186,7 +194,7 @@ export function resultsStudiesTable(points: readonly StudyPoint[]): Table {
       { label: 'method', align: 'left' },
       ...STRUCTURES.map((name) => ({ label: `Dice ${name}` })),
       { label: 'ECE-ROI' },
-      { label: 'slice failure AUROC' },
+      { label: `slice failure AUROC (${DEFAULT_WARNING_SCORE})` },
     ],
     rows: points.map((p) => [
       label(p.study),
