@@ -94,7 +94,8 @@ function sendFile(req: IncomingMessage, res: ServerResponse, path: string): void
 }
 
 /**
- * Starts the viewer. Reads the case list once (so a bad directory fails here, with the file named).
+ * Starts the viewer. Reads the case list once (so a bad directory fails here, with the file named;
+ * with a model, also cases predicted with different warning scores or post-processing).
  *
  * @example
  * const v = await startViewServer({ pred: 'runs/pred', gt: '../shared/data/acdc' });
