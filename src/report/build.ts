@@ -76,7 +76,7 @@ async function domainSection(input: ReportInput, name: string, kind: string, row
   const id = slug(name);
   const evals = rows.flatMap((r) => {
     const ev = input.evaluations.get(rowKey(r.method, r.domain));
-    return ev ? [{ method: r.method, ev }] : [];
+    return ev ? [{ method: r.method, ev, row: r }] : [];
   });
   const figures: Figure[] = [];
 
@@ -106,10 +106,7 @@ async function domainSection(input: ReportInput, name: string, kind: string, row
 
   const threshold = rows[0]?.summary.failureThreshold ?? 0.8;
   // Every slice plot shows the method's warning score (chosen on validation), as the tables do.
-  const rowOf = new Map(rows.map((r) => [r.method, r]));
-  const perMethod = evals
-    .map(({ method, ev }) => ({ method, ev, points: slicePoints(ev.cases, rowOf.get(method)?.warningScore) }))
-    .filter((m) => m.points.length > 0);
+  const perMethod = evals.map(({ method, ev, row }) => ({ method, ev, row, points: slicePoints(ev.cases, row.warningScore) })).filter((m) => m.points.length > 0);
   if (perMethod.length > 0) {
     const scatter: ScatterDatum[] = perMethod.flatMap(({ method, points }) =>
       points.map((p) => ({ method, score: p.score, dice: p.dice, outcome: p.failed ? ('failed' as const) : ('correct' as const) })),
@@ -122,9 +119,8 @@ async function domainSection(input: ReportInput, name: string, kind: string, row
       svg: await renderSvg(scatterSpec(scatter, shown, threshold, `Slice warning score vs mean Dice — ${name}`), `${id}-scatter`),
     });
     // Evaluations saved before the summary held the curve have none (the report lists them).
-    const withCurve = perMethod.flatMap(({ method, ev }) => {
-      const row = rowOf.get(method);
-      const curve = ev.sliceRiskCoverage === null || row === undefined ? undefined : warningFailureOf(row)?.slice.riskCoverage;
+    const withCurve = perMethod.flatMap(({ method, ev, row }) => {
+      const curve = ev.sliceRiskCoverage === null ? undefined : warningFailureOf(row)?.slice.riskCoverage;
       return curve === undefined ? [] : [{ method, curve }];
     });
     if (withCurve.length > 0) {
